@@ -1,0 +1,351 @@
+"""The System contract every adapter implements, the retry-policy model, and the registry.
+
+The harness drives four very different queues the same way:
+
+    system = get_system("rq")(redis_url, run_dir, SystemConfig.named("rq", "simple"))
+    system.enqueue_many(jobs)                # before or after start: burst or paced
+    group = system.start("highlight")        # real worker processes
+    ...                                      # the probe records every attempt in run_dir
+    system.registries()                      # failed / retry / dead / scheduled, via the system
+    system.stop(group, graceful=True)        # nothing is left running
+    system.close()
+
+Every job carries the same four probe arguments, whatever the system: job id, planned time
+(ns, CLOCK_REALTIME), workload name and workload args (see JobSpec.probe_args). The adapter's
+job entry point passes them to harness.probe.run, with the attempt number where the system
+knows it.
+
+The registry imports adapters lazily: a missing optional library disables only that system, with
+an error naming the package to install.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from harness import procs
+from harness.probe import ENV_RUN_DIR
+
+# ---------------------------------------------------------------------------------------------
+# Errors
+
+
+class SystemError_(RuntimeError):
+    """Base of the contract's errors."""
+
+
+class UnknownSystem(SystemError_, LookupError):
+    def __init__(self, name: str, valid: list[str]) -> None:
+        super().__init__(f"unknown system {name!r}; valid systems: {', '.join(valid)}")
+
+
+class UnknownConfig(SystemError_, LookupError):
+    def __init__(self, system: str, name: str, valid: list[str]) -> None:
+        super().__init__(
+            f"system {system!r} has no config {name!r}; valid configs: {', '.join(valid)}"
+        )
+
+
+class SystemUnavailable(SystemError_):
+    """The system's adapter or its client library cannot be imported."""
+
+
+class NotSupported(SystemError_):
+    """The system has no such feature (e.g. Resque core has no automatic retries)."""
+
+
+class ConfigUnavailable(SystemError_):
+    """A named config needs something absent here (e.g. a RabbitMQ broker); the reason says what."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Value types
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """One retry model, mapped by each adapter onto its system's native feature.
+
+    max_retries: retries after the first attempt (so attempts = 1 + max_retries at most).
+    backoff: "fixed" waits delay_s each time; "exponential" waits delay_s * 2**k before retry k
+    (k from 0); "native" uses the system's own default schedule (Sidekiq's k**4 + 15 + rand,
+    Celery's retry_backoff, resque-retry's list) and ignores delay_s.
+    """
+
+    max_retries: int = 3
+    delay_s: float = 1.0
+    backoff: Literal["fixed", "exponential", "native"] = "exponential"
+
+    def delay(self, k: int) -> float:
+        """Planned delay before retry k (0-based) for fixed / exponential policies."""
+        if self.backoff == "fixed":
+            return self.delay_s
+        return self.delay_s * (2**k)
+
+
+@dataclass
+class JobSpec:
+    """One job as the harness sees it."""
+
+    job_id: str
+    workload: str
+    args: list[Any] = field(default_factory=list)
+    queue: str = "default"
+    delay_s: float = 0.0
+    retry: RetryPolicy | None = None
+    planned_ns: int | None = None  # intended start-of-wait; None = now at enqueue (+ delay)
+
+    @staticmethod
+    def new_id() -> str:
+        return uuid.uuid4().hex
+
+    def resolve_planned(self) -> int:
+        """Fix planned_ns if unset: now plus the delay. Call at enqueue time."""
+        if self.planned_ns is None:
+            self.planned_ns = time.time_ns() + int(self.delay_s * 1e9)
+        return self.planned_ns
+
+    def probe_args(self) -> list[Any]:
+        """[job_id, planned_ns, workload, args]: the arguments every system's job receives."""
+        return [self.job_id, self.resolve_planned(), self.workload, list(self.args)]
+
+
+@dataclass(frozen=True)
+class SystemConfig:
+    """A named configuration of a system: worker processes, concurrency in each, and the
+    system-specific options (interval, fork, pool, fetch, ...)."""
+
+    name: str = "default"
+    processes: int = 1
+    concurrency: int = 1
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "processes": self.processes,
+            "concurrency": self.concurrency,
+            "options": dict(self.options),
+        }
+
+
+@dataclass
+class Registries:
+    """What the system itself says about jobs not completed: failed / retry / dead / scheduled.
+
+    Each entry maps to the harness job ids found there. `unsupported` names registries the
+    system does not have (e.g. Resque has no retry set), so the report can say so.
+    """
+
+    failed: list[str] = field(default_factory=list)
+    retry: list[str] = field(default_factory=list)
+    dead: list[str] = field(default_factory=list)
+    scheduled: list[str] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int | None]:
+        out: dict[str, int | None] = {}
+        for key in ("failed", "retry", "dead", "scheduled"):
+            out[key] = None if key in self.unsupported else len(getattr(self, key))
+        return out
+
+
+class WorkerGroup:
+    """The real worker processes of one start(), and how to stop them."""
+
+    def __init__(self, processes: list[subprocess.Popen[Any]], system: str, config: SystemConfig):
+        self.processes = processes
+        self.system = system
+        self.config = config
+        self.started_ns = time.time_ns()
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.processes]
+
+    def tree_pids(self) -> list[int]:
+        """Every live process of the group: the workers and whatever they forked."""
+        return procs.alive(self.pids)
+
+    def signal(self, sig: int) -> None:
+        for p in self.processes:
+            if p.poll() is None:
+                os.kill(p.pid, sig)
+
+    def wait(self, timeout: float) -> bool:
+        """Wait until every worker exited; True if they all did."""
+        deadline = time.monotonic() + timeout
+        for p in self.processes:
+            try:
+                p.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                return False
+        return True
+
+    def kill(self) -> None:
+        """SIGKILL the whole tree at once (a crash, not a shutdown)."""
+        procs.stop_tree(self.pids, signal.SIGKILL, timeout=5)
+        for p in self.processes:
+            p.wait()
+
+
+# ---------------------------------------------------------------------------------------------
+# The contract
+
+
+class System(ABC):
+    """One queue system driven by the harness. Subclasses live in comparisons/<name>/adapter.py."""
+
+    name: ClassVar[str]
+    title: ClassVar[str] = ""
+    requires: ClassVar[str] = ""  # pip package(s) the adapter needs, for error messages
+    configs: ClassVar[dict[str, SystemConfig]] = {}
+    supports: ClassVar[frozenset[str]] = frozenset()  # "retries", "delay", "priority", "recovery"
+    graceful_signal: ClassVar[int] = signal.SIGTERM
+    graceful_timeout: ClassVar[float] = 30.0
+
+    def __init__(self, redis_url: str, run_dir: Path | str, config: SystemConfig | str = "default"):
+        self.redis_url = redis_url
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.config = self.config_named(config) if isinstance(config, str) else config
+
+    @classmethod
+    def config_named(cls, name: str) -> SystemConfig:
+        if name not in cls.configs:
+            raise UnknownConfig(cls.name, name, sorted(cls.configs))
+        return cls.configs[name]
+
+    @classmethod
+    def check_config(cls, config: SystemConfig) -> None:
+        """Raise ConfigUnavailable if this config cannot run here (override where needed)."""
+
+    # -- workers ---------------------------------------------------------------------------
+
+    @abstractmethod
+    def start(self, workload: str) -> WorkerGroup:
+        """Start the configured worker processes for `workload`; return once they run."""
+
+    def worker_env(self) -> dict[str, str]:
+        """Environment for worker processes: the run directory for the probe and workloads."""
+        env = dict(os.environ)
+        env[ENV_RUN_DIR] = str(self.run_dir)
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def spawn(self, argv: list[str], log_name: str, env: dict[str, str] | None = None) -> subprocess.Popen[Any]:
+        """Start one worker process whose output goes to <run_dir>/logs/<log_name>.log and that
+        dies with the harness."""
+        logs = self.run_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        log = open(logs / f"{log_name}.log", "ab")  # noqa: SIM115 - owned by the child
+        try:
+            return subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env or self.worker_env(),
+                preexec_fn=procs.die_with_parent,
+                cwd=str(Path(__file__).resolve().parent.parent),
+            )
+        finally:
+            log.close()
+
+    @staticmethod
+    def python() -> str:
+        return sys.executable
+
+    def stop(self, group: WorkerGroup, graceful: bool = True) -> None:
+        """Graceful: the system's own shutdown signal, wait, then kill what is left. Hard:
+        SIGKILL the tree. Either way no process of the group is left."""
+        if graceful:
+            group.signal(self.graceful_signal)
+            if not group.wait(self.graceful_timeout):
+                group.kill()
+        else:
+            group.kill()
+        procs.stop_tree(group.pids, signal.SIGKILL, timeout=5)  # orphans of the tree, if any
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    @abstractmethod
+    def enqueue(self, job: JobSpec) -> None:
+        """Push one job (with its queue, delay and retry policy)."""
+
+    def enqueue_many(self, jobs: Iterable[JobSpec]) -> None:
+        for job in jobs:
+            self.enqueue(job)
+
+    @abstractmethod
+    def pending(self) -> int:
+        """Jobs enqueued and due but not yet started, across the queues."""
+
+    @abstractmethod
+    def registries(self) -> Registries:
+        """Failed / retry / dead / scheduled job ids, read through the system's own data."""
+
+    def close(self) -> None:
+        """Release client connections."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry
+
+
+SYSTEMS: dict[str, str] = {
+    "resque_clone": "comparisons.resque_clone.adapter:ResqueCloneSystem",
+    "sidekiq_clone": "comparisons.sidekiq_clone.adapter:SidekiqCloneSystem",
+    "rq": "comparisons.rq_adapter.adapter:RQSystem",
+    "celery": "comparisons.celery_adapter.adapter:CelerySystem",
+}
+
+
+def system_names() -> list[str]:
+    return list(SYSTEMS)
+
+
+def get_system(name: str) -> type[System]:
+    if name not in SYSTEMS:
+        raise UnknownSystem(name, system_names())
+    module, _, attr = SYSTEMS[name].partition(":")
+    try:
+        cls = getattr(importlib.import_module(module), attr)
+    except ImportError as exc:
+        raise SystemUnavailable(
+            f"system {name!r} is unavailable: {exc}. Install the missing package "
+            f"({exc.name or 'see the message'}) with pip."
+        ) from exc
+    return cls  # type: ignore[no-any-return]
+
+
+def resolve(name: str, config: str = "default") -> tuple[type[System], SystemConfig]:
+    """Validate a system and config name together; errors list the valid names."""
+    cls = get_system(name)
+    return cls, cls.config_named(config)
+
+
+def describe_systems() -> list[dict[str, Any]]:
+    rows = []
+    for name in system_names():
+        try:
+            cls = get_system(name)
+            rows.append(
+                {"name": name, "title": cls.title, "configs": sorted(cls.configs),
+                 "supports": sorted(cls.supports), "available": True, "reason": ""}
+            )
+        except SystemUnavailable as exc:
+            rows.append({"name": name, "title": "", "configs": [], "supports": [],
+                         "available": False, "reason": str(exc)})
+    return rows

@@ -1,0 +1,1 @@
+"""The harness: embedded Redis, the probe, producers, scenarios, metrics and the `queuebench` CLI."""

@@ -1,0 +1,100 @@
+"""`queuebench`: the command line. Each sub-command lives in its own small function.
+
+    queuebench list            workloads and systems (with their configs)
+    queuebench redis           a private Redis in the foreground; prints its URL; Ctrl-C stops it
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Callable
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def command(name: str) -> Callable[[Callable[[argparse.Namespace], int]], Callable[[argparse.Namespace], int]]:
+    def register(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+        COMMANDS[name] = fn
+        return fn
+
+    return register
+
+
+@command("list")
+def cmd_list(args: argparse.Namespace) -> int:
+    from comparisons.base import describe_systems
+    from workloads.registry import describe
+
+    table = Table(title="Workloads")
+    for col in ("name", "kind", "description"):
+        table.add_column(col)
+    for row in describe():
+        table.add_row(row["name"], row["kind"], row["description"])
+    console.print(table)
+
+    table = Table(title="Systems")
+    for col in ("name", "configs", "supports"):
+        table.add_column(col)
+    for row in describe_systems():
+        if row["available"]:
+            table.add_row(row["name"], ", ".join(row["configs"]), ", ".join(row["supports"]))
+        else:
+            table.add_row(row["name"], f"[red]unavailable[/red]: {row['reason']}", "")
+    console.print(table)
+    return 0
+
+
+@command("redis")
+def cmd_redis(args: argparse.Namespace) -> int:
+    from harness.redis_server import EmbeddedRedis, RedisServerError
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        server = EmbeddedRedis(port=args.port).start()
+    except RedisServerError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 1
+    try:
+        print(f"Redis is running at {server.url}", flush=True)
+        print(f"  export REDIS_URL={server.url}", flush=True)
+        print("Ctrl-C stops it (nothing is kept on disk).", flush=True)
+        while not stop.wait(0.5):
+            if server.process is None or server.process.poll() is not None:
+                console.print("[red]redis-server exited[/red]")
+                return 1
+    finally:
+        server.stop()
+        print("Redis stopped.", flush=True)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="queuebench",
+        description="One real job under four queue designs, measured side by side.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("list", help="list workloads and systems with their configs")
+    p = sub.add_parser("redis", help="run a private Redis in the foreground and print its URL")
+    p.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return COMMANDS[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

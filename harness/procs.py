@@ -1,0 +1,60 @@
+"""Process lifecycle helpers: children that die with their parent, and stopping a whole tree.
+
+Nothing the suite starts may outlive it. Children get PR_SET_PDEATHSIG, and stop_tree() signals
+a process and all its descendants (found with psutil), waits, then SIGKILLs what is left.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import signal
+
+import psutil
+
+
+def die_with_parent() -> None:
+    """preexec_fn for subprocess.Popen: the kernel sends SIGTERM to the child when the parent dies."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def tree(pid: int) -> list[psutil.Process]:
+    """The process and every descendant that is still alive."""
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def stop_tree(pids: list[int], sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
+    """Send `sig` to each process tree, wait up to `timeout`, then SIGKILL the survivors."""
+    procs: dict[int, psutil.Process] = {}
+    for pid in pids:
+        for p in tree(pid):
+            procs[p.pid] = p
+    for p in procs.values():
+        try:
+            p.send_signal(sig)
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(list(procs.values()), timeout=timeout)
+    for p in alive:
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(alive, timeout=5)
+
+
+def alive(pids: list[int]) -> list[int]:
+    """Pids among `pids` and their descendants that still run (zombies count as gone)."""
+    out = []
+    for pid in pids:
+        for p in tree(pid):
+            try:
+                if p.status() != psutil.STATUS_ZOMBIE:
+                    out.append(p.pid)
+            except psutil.NoSuchProcess:
+                pass
+    return out
