@@ -49,7 +49,7 @@ def source_files() -> list[tuple[str, Path]]:
             if "site-packages" in path.parts or "dist-packages" in path.parts:
                 continue
             lang = LANGUAGES.get(path.suffix)
-            if lang and path.is_file():
+            if lang and path.is_file() and path.stat().st_size >= MIN_BYTES:
                 found.append((lang, path))
     found.sort(key=lambda item: str(item[1]))
     if not found:
@@ -91,6 +91,8 @@ def build(n: int, seed: int = 1) -> list[Source]:
             continue
         target = int(math.exp(rng.uniform(math.log(MIN_BYTES), math.log(MAX_BYTES))))
         code = _cut(text, target)
+        if len(code) < MIN_BYTES:
+            code = text[: max(target, MIN_BYTES)]
         if len(code) < MIN_BYTES // 2:
             continue
         snippets.append(Source(lang, path.name, code))
