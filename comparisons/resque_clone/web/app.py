@@ -1,0 +1,197 @@
+"""resque-web for the Resque clone, as a Flask app: Overview (live poll), Working, Failed, Queues,
+Workers, Stats. Pages read Redis through data.ResqueData; every change is a POST with a CSRF
+token (upstream resque-web changes state with GETs; this one never does).
+
+Mount it like `mount Resque::Server, at: "/resque"`:
+
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/resque": create_app(redis_url)})
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis
+from flask import Flask, abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from comparisons.resque_clone.web import guard
+from comparisons.resque_clone.web.data import PAGE, ResqueData, StaleEntry
+
+
+def create_app(
+    redis_url: str,
+    namespace: str = "resque",
+    auth: str | tuple[str, str] | None = None,
+    secret_key: str | bytes | None = None,
+    poll_interval: float = 2.0,
+) -> Flask:
+    """The dashboard for the Resque data at `redis_url` under `namespace`.
+
+    auth: None (open), "user:password" or (user, password). secret_key signs the CSRF tokens
+    (random per process when None).
+    """
+    app = Flask(__name__)
+    app.config["SESSION_COOKIE_NAME"] = "resque_web_session"
+    credentials = guard.parse_auth(auth) if isinstance(auth, str) or auth is None else auth
+    guard.protect(app, credentials, secret_key, realm="Resque")
+    client = redis.Redis.from_url(redis_url, decode_responses=True, health_check_interval=30)
+    data = ResqueData(client, namespace)
+    app.extensions["resque_data"] = data
+
+    app.jinja_env.globals["to_json"] = lambda v: json.dumps(v, ensure_ascii=False)
+
+    @app.context_processor
+    def globals_() -> dict[str, Any]:
+        return {
+            "namespace": data.ns,
+            "redis_location": _location(client),
+            "poll_interval_ms": int(poll_interval * 1000),
+            "failed_total": _quiet(data.failed_count),
+        }
+
+    @app.errorhandler(redis.ConnectionError)
+    def redis_down(exc: Exception) -> tuple[str, int]:
+        return render_template("error.html", message=f"Redis is unreachable: {exc}"), 503
+
+    @app.get("/")
+    def index() -> Response:
+        return redirect(url_for("overview"))
+
+    @app.get("/overview")
+    def overview() -> str:
+        return render_template("overview.html", **_overview(data))
+
+    @app.get("/overview.poll")
+    def overview_poll() -> str:
+        return render_template("_overview.html", **_overview(data))
+
+    @app.get("/working")
+    def working() -> str:
+        return render_template("working.html", workers=data.working(), all_count=len(data.workers()))
+
+    @app.get("/failed")
+    def failed() -> str:
+        start = _start()
+        klass = request.args.get("class") or None
+        failures, total = data.failures(start, PAGE, klass)
+        return render_template(
+            "failed.html", failures=failures, total=total, start=start, page=PAGE,
+            klass=klass, classes=data.failed_classes(),
+        )
+
+    @app.post("/failed/<int:index>/retry")
+    def failed_retry(index: int) -> Response:
+        return _change(lambda: data.requeue(index, request.form.get("digest")),
+                       f"Failure #{index} was requeued.")
+
+    @app.post("/failed/<int:index>/remove")
+    def failed_remove(index: int) -> Response:
+        return _change(lambda: data.remove_failure(index, request.form.get("digest")),
+                       f"Failure #{index} was removed.")
+
+    @app.post("/failed/requeue_all")
+    def failed_requeue_all() -> Response:
+        count = data.requeue_all()
+        flash(f"{count} failed job(s) were requeued.", "ok")
+        return redirect(url_for("failed"))
+
+    @app.post("/failed/clear")
+    def failed_clear() -> Response:
+        data.clear_failures()
+        flash("The failed list was cleared.", "ok")
+        return redirect(url_for("failed"))
+
+    @app.get("/queues")
+    def queues() -> str:
+        return render_template("queues.html", sizes=data.queue_sizes())
+
+    @app.get("/queues/<name>")
+    def queue(name: str) -> str:
+        if name == "failed":
+            return failed()  # type: ignore[return-value]
+        start = _start()
+        return render_template(
+            "queue.html", name=name, jobs=data.queue_jobs(name, start, PAGE),
+            total=data.queue_size(name), start=start, page=PAGE,
+        )
+
+    @app.post("/queues/<name>/remove")
+    def queue_remove(name: str) -> Response:
+        data.remove_queue(name)
+        flash(f"Queue {name} was removed.", "ok")
+        return redirect(url_for("queues"))
+
+    @app.get("/workers")
+    def workers() -> str:
+        return render_template("workers.html", workers=data.workers())
+
+    @app.get("/stats")
+    def stats_index() -> Response:
+        return redirect(url_for("stats", section="resque"))
+
+    @app.get("/stats/<section>")
+    def stats(section: str) -> str:
+        if section == "resque":
+            return render_template("stats.html", section=section, stats=data.stats(),
+                                   redis_url=_location(client))
+        if section == "redis":
+            return render_template("stats.html", section=section, info=data.redis_info())
+        if section == "keys":
+            rows, cut = data.keys()
+            return render_template("stats.html", section=section, keys=rows, cut=cut)
+        abort(404)
+
+    @app.get("/stats/keys/<path:key>")
+    def stats_key(key: str) -> str:
+        start = _start()
+        return render_template("key.html", section="keys", key=data.key_contents(key, start),
+                               start=start, page=50)
+
+    return app
+
+
+def _overview(data: ResqueData) -> dict[str, Any]:
+    return {"sizes": data.queue_sizes(), "working": data.working(),
+            "worker_count": len(data.workers()), "failed_count": data.failed_count()}
+
+
+def _quiet(read: Any) -> Any:
+    """A header figure that must not break the page (e.g. on the Redis-down error page)."""
+    try:
+        return read()
+    except redis.RedisError:
+        return "?"
+
+
+def _start() -> int:
+    try:
+        return max(0, int(request.args.get("start", 0)))
+    except ValueError:
+        return 0
+
+
+def _change(action: Any, message: str) -> Response:
+    try:
+        action()
+        flash(message, "ok")
+    except StaleEntry as exc:
+        flash(str(exc), "error")
+    return redirect(_safe_next() or url_for("failed"))
+
+
+def _safe_next() -> str | None:
+    """The page to return to: only a path on this site (never another host)."""
+    target = request.form.get("next", "")
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+def _location(client: redis.Redis) -> str:
+    kw = client.connection_pool.connection_kwargs
+    if "path" in kw:
+        return f"unix:{kw['path']}/{kw.get('db', 0)}"
+    return f"{kw.get('host', '?')}:{kw.get('port', '?')}/{kw.get('db', 0)}"

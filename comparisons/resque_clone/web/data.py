@@ -1,0 +1,298 @@
+"""What resque-web reads and changes in Redis, in Resque 2.x's layout (see wire-formats.md).
+
+The dashboard talks to Redis directly, exactly as resque-web does, so it works on the clone's
+Redis and on a real Resque's alike. Every change a page can make lives here: requeue / remove
+a failure, clear or requeue all failures, remove a queue. Upstream addresses a failure by its
+index alone; here every change also names the record it expects at that index (a short digest
+of its JSON), so a list that moved since the page was drawn is refused instead of retrying or
+deleting the wrong job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+PAGE = 20
+KEYS_LIMIT = 1000  # the Keys page lists at most this many keys (SCAN, bounded)
+FAILED_SCAN = 100  # failures are filtered by class a page of this many at a time
+
+
+class StaleEntry(LookupError):
+    """The failure at that index is not the one the page showed: the list changed."""
+
+
+def digest(raw: str) -> str:
+    return hashlib.sha1(raw.encode()).hexdigest()[:12]
+
+
+def decode(raw: str) -> dict[str, Any]:
+    """A payload or record as a dict; a malformed one is shown, never dropped."""
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return {"class": "(malformed JSON)", "args": [raw], "malformed": True}
+    return value if isinstance(value, dict) else {"class": "(not an object)", "args": [value]}
+
+
+def encode(value: dict[str, Any]) -> str:
+    """Compact JSON, keys in insertion order: what Resque writes (LREM needs identical bytes)."""
+    return json.dumps(value, separators=(",", ":"))
+
+
+@dataclass
+class Worker:
+    id: str
+    host: str
+    pid: str
+    queues: list[str]
+    job: dict[str, Any] | None
+    started: str
+    heartbeat: str
+    processed: int
+    failed: int
+
+
+@dataclass
+class Failure:
+    index: int
+    digest: str
+    record: dict[str, Any]
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+class ResqueData:
+    def __init__(self, client: redis.Redis, namespace: str = "resque") -> None:
+        self.r = client
+        self.ns = namespace.rstrip(":")
+
+    def key(self, *parts: str) -> str:
+        return ":".join((self.ns, *parts))
+
+    # -- queues --------------------------------------------------------------------------
+
+    def queues(self) -> list[str]:
+        return sorted(self.r.smembers(self.key("queues")))
+
+    def queue_sizes(self) -> dict[str, int]:
+        names = self.queues()
+        pipe = self.r.pipeline(transaction=False)
+        for name in names:
+            pipe.llen(self.key("queue", name))
+        return dict(zip(names, pipe.execute(), strict=True))
+
+    def queue_jobs(self, name: str, start: int, count: int = PAGE) -> list[dict[str, Any]]:
+        return [decode(raw) for raw in self.r.lrange(self.key("queue", name), start, start + count - 1)]
+
+    def queue_size(self, name: str) -> int:
+        return int(self.r.llen(self.key("queue", name)))
+
+    def remove_queue(self, name: str) -> None:
+        pipe = self.r.pipeline()
+        pipe.srem(self.key("queues"), name)
+        pipe.delete(self.key("queue", name))
+        pipe.execute()
+
+    # -- workers -------------------------------------------------------------------------
+
+    def workers(self) -> list[Worker]:
+        ids = sorted(self.r.smembers(self.key("workers")))
+        beats = self.r.hgetall(self.key("workers:heartbeat"))
+        pipe = self.r.pipeline(transaction=False)
+        for wid in ids:
+            pipe.get(self.key("worker", wid))
+            pipe.get(self.key("worker", wid, "started"))
+            pipe.get(self.key("stat:processed", wid))
+            pipe.get(self.key("stat:failed", wid))
+        values = pipe.execute()
+        out = []
+        for i, wid in enumerate(ids):
+            job, started, processed, failed = values[4 * i : 4 * i + 4]
+            host, _, rest = wid.partition(":")
+            pid, _, queues = rest.partition(":")
+            out.append(
+                Worker(
+                    id=wid, host=host, pid=pid, queues=queues.split(",") if queues else [],
+                    job=decode(job) if job else None, started=started or "",
+                    heartbeat=beats.get(wid, ""), processed=int(processed or 0),
+                    failed=int(failed or 0),
+                )
+            )
+        return out
+
+    def working(self) -> list[Worker]:
+        return [w for w in self.workers() if w.job]
+
+    # -- failures ------------------------------------------------------------------------
+
+    def failed_count(self) -> int:
+        return int(self.r.llen(self.key("failed")))
+
+    def failures(self, start: int, count: int = PAGE, klass: str | None = None) -> tuple[list[Failure], int]:
+        """One page of failures (oldest first) and the total; with `klass`, only that class."""
+        if not klass:
+            raws = self.r.lrange(self.key("failed"), start, start + count - 1)
+            return [self._failure(start + i, raw) for i, raw in enumerate(raws)], self.failed_count()
+        matches: list[Failure] = []
+        total = 0
+        offset = 0
+        while True:
+            raws = self.r.lrange(self.key("failed"), offset, offset + FAILED_SCAN - 1)
+            for i, raw in enumerate(raws):
+                failure = self._failure(offset + i, raw)
+                if failure.payload.get("class") == klass:
+                    if start <= total < start + count:
+                        matches.append(failure)
+                    total += 1
+            if len(raws) < FAILED_SCAN:
+                return matches, total
+            offset += FAILED_SCAN
+
+    def failure(self, index: int) -> Failure | None:
+        raw = self.r.lindex(self.key("failed"), index)
+        return None if raw is None else self._failure(index, raw)
+
+    def failed_classes(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        offset = 0
+        while True:
+            raws = self.r.lrange(self.key("failed"), offset, offset + FAILED_SCAN - 1)
+            for raw in raws:
+                name = str(self._failure(0, raw).payload.get("class", "?"))
+                counts[name] = counts.get(name, 0) + 1
+            if len(raws) < FAILED_SCAN:
+                return dict(sorted(counts.items()))
+            offset += FAILED_SCAN
+
+    @staticmethod
+    def _failure(index: int, raw: str) -> Failure:
+        record = decode(raw)
+        payload = record.get("payload")
+        return Failure(index, digest(raw), record, payload if isinstance(payload, dict) else {})
+
+    def _change_failure(self, index: int, expected: str | None, change: Any) -> None:
+        """Run change(pipe, raw) on the failure at index inside WATCH/MULTI, if it is `expected`."""
+        key = self.key("failed")
+        with self.r.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(key)
+                    raw = pipe.lindex(key, index)
+                    if raw is None or (expected is not None and digest(raw) != expected):
+                        raise StaleEntry(
+                            f"failure #{index} is no longer the one shown (the list changed); "
+                            "reload the page and try again"
+                        )
+                    pipe.multi()
+                    change(pipe, raw)
+                    pipe.execute()
+                    return
+                except redis.WatchError:
+                    continue
+
+    def requeue(self, index: int, expected: str | None = None) -> None:
+        """Push the failed payload back onto its queue and stamp `retried_at` on the record."""
+
+        def change(pipe: Any, raw: str) -> None:
+            record = decode(raw)
+            if record.get("malformed") or not isinstance(record.get("payload"), dict):
+                raise StaleEntry(f"failure #{index} has no payload to requeue")
+            record["retried_at"] = time.strftime("%Y/%m/%d %H:%M:%S", time.gmtime())
+            queue = str(record.get("queue") or "default")
+            pipe.lset(self.key("failed"), index, encode(record))
+            pipe.sadd(self.key("queues"), queue)
+            pipe.rpush(self.key("queue", queue), encode(record["payload"]))
+
+        self._change_failure(index, expected, change)
+
+    def remove_failure(self, index: int, expected: str | None = None) -> None:
+        """Resque's way: overwrite the entry with a unique marker, then LREM the marker."""
+        marker = "__removed__" + uuid.uuid4().hex
+
+        def change(pipe: Any, raw: str) -> None:
+            pipe.lset(self.key("failed"), index, marker)
+            pipe.lrem(self.key("failed"), 1, marker)
+
+        self._change_failure(index, expected, change)
+
+    def requeue_all(self) -> int:
+        count = self.failed_count()
+        for index in range(count):
+            try:
+                self.requeue(index)
+            except StaleEntry:
+                continue
+        return count
+
+    def clear_failures(self) -> None:
+        self.r.delete(self.key("failed"))
+
+    # -- stats ---------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        sizes = self.queue_sizes()
+        workers = self.workers()
+        processed, failed = self.r.mget(self.key("stat:processed"), self.key("stat:failed"))
+        return {
+            "pending": sum(sizes.values()),
+            "processed": int(processed or 0),
+            "failed": int(failed or 0),
+            "queues": len(sizes),
+            "workers": len(workers),
+            "working": sum(1 for w in workers if w.job),
+            "failed_list": self.failed_count(),
+            "servers": sorted({w.host for w in workers}),
+        }
+
+    def redis_info(self) -> dict[str, Any]:
+        return dict(sorted(self.r.info().items()))
+
+    def keys(self) -> tuple[list[dict[str, Any]], bool]:
+        """Keys under the namespace with type and size; True when the list was cut at the limit."""
+        names: list[str] = []
+        for name in self.r.scan_iter(match=self.ns + ":*", count=500):
+            names.append(name)
+            if len(names) >= KEYS_LIMIT:
+                break
+        names.sort()
+        pipe = self.r.pipeline(transaction=False)
+        for name in names:
+            pipe.type(name)
+        types = pipe.execute()
+        sizer = {"list": "llen", "set": "scard", "zset": "zcard", "hash": "hlen", "string": "strlen"}
+        pipe = self.r.pipeline(transaction=False)
+        for name, kind in zip(names, types, strict=True):
+            getattr(pipe, sizer.get(kind, "exists"))(name)
+        sizes = pipe.execute()
+        rows = [
+            {"name": name, "short": name[len(self.ns) + 1 :], "type": kind, "size": size}
+            for name, kind, size in zip(names, types, sizes, strict=True)
+        ]
+        return rows, len(names) >= KEYS_LIMIT
+
+    def key_contents(self, short: str, start: int, count: int = 50) -> dict[str, Any]:
+        name = self.key(short)
+        kind = self.r.type(name)
+        items: list[Any]
+        if kind == "list":
+            items, size = self.r.lrange(name, start, start + count - 1), self.r.llen(name)
+        elif kind == "set":
+            members = sorted(self.r.smembers(name))
+            items, size = members[start : start + count], len(members)
+        elif kind == "zset":
+            items = [f"{score:g}  {m}" for m, score in self.r.zrange(name, start, start + count - 1, withscores=True)]
+            size = self.r.zcard(name)
+        elif kind == "hash":
+            pairs = sorted(self.r.hgetall(name).items())
+            items, size = [f"{k}: {v}" for k, v in pairs[start : start + count]], len(pairs)
+        elif kind == "string":
+            items, size = [self.r.get(name)], 1
+        else:
+            items, size = [], 0
+        return {"name": name, "short": short, "type": kind, "items": items, "size": size}

@@ -1,0 +1,262 @@
+"""Sidekiq::Web for the Sidekiq clone, as a Flask app: Dashboard (counters, history chart, Redis
+info, live poll), Busy (processes, running jobs, quiet / stop), Queues, Retries, Scheduled, Dead
+and the /stats JSON. Pages read Redis through data.SidekiqData; every change is a POST with a
+CSRF token, as in Sidekiq::Web.
+
+Mount it like `mount Sidekiq::Web => "/sidekiq"`:
+
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/sidekiq": create_app(redis_url)})
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from flask import Flask, abort, flash, jsonify, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from comparisons.sidekiq_clone.web import guard
+from comparisons.sidekiq_clone.web.data import SETS, SidekiqData, backtrace, parse_key
+
+PAGE = 25
+HISTORY_DAYS = (7, 30, 90, 180)
+ACTIONS = {  # what each sorted-set page offers, per entry and for all
+    "retries": {"one": ("retry", "delete", "kill"), "all": ("retry", "delete", "kill")},
+    "scheduled": {"one": ("add_to_queue", "delete"), "all": ("add_to_queue", "delete")},
+    "morgue": {"one": ("retry", "delete"), "all": ("retry", "delete")},
+}
+TITLES = {"retries": "Retries", "scheduled": "Scheduled Jobs", "morgue": "Dead Jobs"}
+LABELS = {"retry": "Retry now", "delete": "Delete", "kill": "Kill", "add_to_queue": "Add to queue"}
+
+
+def create_app(
+    redis_url: str,
+    namespace: str = "",
+    auth: str | tuple[str, str] | None = None,
+    secret_key: str | bytes | None = None,
+    poll_interval: float = 5.0,
+) -> Flask:
+    """The dashboard for the Sidekiq data at `redis_url` (optionally under a namespace).
+
+    auth: None (open), "user:password" or (user, password). secret_key signs the CSRF tokens
+    (random per process when None).
+    """
+    app = Flask(__name__)
+    app.config["SESSION_COOKIE_NAME"] = "sidekiq_web_session"
+    credentials = guard.parse_auth(auth) if isinstance(auth, str) or auth is None else auth
+    guard.protect(app, credentials, secret_key, realm="Sidekiq")
+    client = redis.Redis.from_url(redis_url, decode_responses=True, health_check_interval=30)
+    data = SidekiqData(client, namespace)
+    app.extensions["sidekiq_data"] = data
+    app.jinja_env.globals.update(to_json=lambda v: json.dumps(v, ensure_ascii=False),
+                                 when=when, ago=ago, LABELS=LABELS)
+
+    @app.context_processor
+    def globals_() -> dict[str, Any]:
+        try:
+            counts = data.stats()
+        except redis.RedisError:
+            counts = {}
+        return {"counts": counts, "redis_location": _location(client),
+                "poll_interval_ms": int(poll_interval * 1000)}
+
+    @app.errorhandler(redis.ConnectionError)
+    def redis_down(exc: Exception) -> tuple[str, int]:
+        return render_template("error.html", message=f"Redis is unreachable: {exc}"), 503
+
+    # -- dashboard -------------------------------------------------------------------------
+
+    @app.get("/")
+    def dashboard() -> str:
+        days = _days()
+        history = data.history(days)
+        return render_template("dashboard.html", days=days, day_choices=HISTORY_DAYS,
+                               chart=chart(history), history=history, info=data.redis_info())
+
+    @app.get("/dashboard.poll")
+    def dashboard_poll() -> str:
+        return render_template("_summary.html")
+
+    @app.get("/stats")
+    def stats() -> Response:
+        return jsonify(
+            sidekiq=data.stats(), redis=data.redis_info(),
+            server_utc_time=datetime.now(UTC).strftime("%H:%M:%S UTC"),
+        )
+
+    @app.get("/stats/queues")
+    def stats_queues() -> Response:
+        return jsonify({q["name"]: q["size"] for q in data.queues()})
+
+    # -- busy ------------------------------------------------------------------------------
+
+    @app.get("/busy")
+    def busy() -> str:
+        return render_template("busy.html", processes=data.processes(), now=time.time())
+
+    @app.post("/busy")
+    def busy_signal() -> Response:
+        action = request.form.get("action", "")
+        if action not in ("quiet", "stop"):
+            abort(400, "action must be quiet or stop")
+        identity = request.form.get("identity")
+        if identity:
+            data.signal(identity, action)
+            flash(f"Asked {identity} to {action}.", "ok")
+        else:
+            flash(f"Asked {data.signal_all(action)} process(es) to {action}.", "ok")
+        return redirect(url_for("busy"))
+
+    # -- queues ----------------------------------------------------------------------------
+
+    @app.get("/queues")
+    def queues() -> str:
+        return render_template("queues.html", queues=data.queues())
+
+    @app.get("/queues/<name>")
+    def queue(name: str) -> str:
+        start = _start()
+        jobs, total = data.queue_jobs(name, start, PAGE)
+        return render_template("queue.html", name=name, jobs=jobs, total=total, start=start, page=PAGE)
+
+    @app.post("/queues/<name>")
+    def queue_clear(name: str) -> Response:
+        data.clear_queue(name)
+        flash(f"Queue {name} was cleared.", "ok")
+        return redirect(url_for("queues"))
+
+    @app.post("/queues/<name>/delete")
+    def queue_delete_job(name: str) -> Response:
+        if data.delete_queue_job(name, request.form.get("key_val", "")):
+            flash("The job was deleted.", "ok")
+        else:
+            flash("That job is no longer in the queue.", "error")
+        return redirect(url_for("queue", name=name))
+
+    # -- retries / scheduled / dead --------------------------------------------------------
+
+    def sorted_set_page(kind: str) -> str:
+        start = _start()
+        entries, total = data.entries(SETS[kind], start, PAGE, newest_first=kind == "morgue")
+        return render_template("set.html", kind=kind, title=TITLES[kind], entries=entries,
+                               total=total, start=start, page=PAGE, actions=ACTIONS[kind])
+
+    def sorted_set_entry(kind: str, key: str) -> str | Response:
+        try:
+            entry = data.find(SETS[kind], key)
+        except ValueError:
+            abort(404)
+        if entry is None:
+            flash("That job is gone (it was retried, deleted or ran).", "error")
+            return redirect(url_for(kind))
+        return render_template("job.html", kind=kind, title=TITLES[kind], entry=entry,
+                               backtrace=backtrace(entry.job), actions=ACTIONS[kind])
+
+    def act(kind: str, keys: list[str]) -> Response:
+        action = request.form.get("action", "")
+        if action not in ACTIONS[kind]["one"]:
+            abort(400, f"action must be one of {', '.join(ACTIONS[kind]['one'])}")
+        done = 0
+        for key in keys:
+            try:
+                parse_key(key)
+            except ValueError:
+                abort(400, f"not a job key: {key}")
+            done += data.act(SETS[kind], key, action)
+        if done:
+            flash(f"{LABELS[action]}: {done} job(s).", "ok")
+        else:
+            flash("Nothing was changed: the job(s) were already gone.", "error")
+        return redirect(url_for(kind))
+
+    def act_all(kind: str, action: str) -> Response:
+        if action not in ACTIONS[kind]["all"]:
+            abort(404)
+        done = data.act_all(SETS[kind], action)
+        flash(f"{LABELS[action]} (all): {done} job(s).", "ok")
+        return redirect(url_for(kind))
+
+    for kind in SETS:
+        app.add_url_rule(f"/{kind}", kind, lambda kind=kind: sorted_set_page(kind))
+        app.add_url_rule(f"/{kind}/<key>", f"{kind}_entry",
+                         lambda key, kind=kind: sorted_set_entry(kind, key))
+        app.add_url_rule(f"/{kind}", f"{kind}_act", methods=["POST"],
+                         view_func=lambda kind=kind: act(kind, request.form.getlist("key")))
+        app.add_url_rule(f"/{kind}/all/<action>", f"{kind}_all", methods=["POST"],
+                         view_func=lambda action, kind=kind: act_all(kind, action))
+        app.add_url_rule(f"/{kind}/<key>", f"{kind}_act_one", methods=["POST"],
+                         view_func=lambda key, kind=kind: act(kind, [key]))
+
+    return app
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def chart(history: list[dict[str, Any]], width: int = 960, height: int = 220) -> dict[str, Any]:
+    """Two polylines (processed, failed) and axis labels for an inline SVG."""
+    pad_l, pad_b, pad_t = 48, 24, 10
+    peak = max([1] + [d["processed"] for d in history] + [d["failed"] for d in history])
+    n = max(1, len(history) - 1)
+    inner_w, inner_h = width - pad_l - 10, height - pad_b - pad_t
+
+    def xy(i: int, v: int) -> str:
+        return f"{pad_l + inner_w * i / n:.1f},{pad_t + inner_h * (1 - v / peak):.1f}"
+
+    step = max(1, len(history) // 6)
+    return {
+        "width": width, "height": height, "peak": peak, "left": pad_l, "top": pad_t,
+        "bottom": pad_t + inner_h, "right": pad_l + inner_w,
+        "processed": " ".join(xy(i, d["processed"]) for i, d in enumerate(history)),
+        "failed": " ".join(xy(i, d["failed"]) for i, d in enumerate(history)),
+        "ticks": [(pad_l + inner_w * i / n, history[i]["date"][5:]) for i in range(0, len(history), step)],
+    }
+
+
+def when(epoch: Any) -> str:
+    """Epoch seconds as a UTC time, or '' when absent."""
+    if not isinstance(epoch, int | float):
+        return ""
+    return datetime.fromtimestamp(float(epoch), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def ago(epoch: Any) -> str:
+    """'12 s ago' / 'in 3 min'."""
+    if not isinstance(epoch, int | float):
+        return ""
+    delta = time.time() - float(epoch)
+    future, delta = delta < 0, abs(delta)
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if delta >= size:
+            text = f"{int(delta // size)} {unit}"
+            break
+    else:
+        text = f"{int(delta)} s"
+    return f"in {text}" if future else f"{text} ago"
+
+
+def _days() -> int:
+    try:
+        days = int(request.args.get("days", 30))
+    except ValueError:
+        return 30
+    return days if days in HISTORY_DAYS else 30
+
+
+def _start() -> int:
+    try:
+        return max(0, int(request.args.get("start", 0)))
+    except ValueError:
+        return 0
+
+
+def _location(client: redis.Redis) -> str:
+    kw = client.connection_pool.connection_kwargs
+    if "path" in kw:
+        return f"unix:{kw['path']}/{kw.get('db', 0)}"
+    return f"{kw.get('host', '?')}:{kw.get('port', '?')}/{kw.get('db', 0)}"
