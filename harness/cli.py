@@ -1,6 +1,7 @@
 """`queuebench`: the command line. Each sub-command lives in its own small function.
 
     queuebench list            workloads and systems (with their configs)
+    queuebench run             measure the systems (harness/run_command.py)
     queuebench redis           a private Redis in the foreground; prints its URL; Ctrl-C stops it
 """
 
@@ -52,6 +53,13 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("run")
+def cmd_run(args: argparse.Namespace) -> int:
+    from harness.run_command import cmd_run as run
+
+    return run(args)
+
+
 @command("redis")
 def cmd_redis(args: argparse.Namespace) -> int:
     from harness.redis_server import EmbeddedRedis, RedisServerError
@@ -85,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("list", help="list workloads and systems with their configs")
+    from harness.run_command import add_arguments as run_arguments
+
+    run_arguments(sub.add_parser("run", help="measure the systems on every scenario; write results"))
     p = sub.add_parser("redis", help="run a private Redis in the foreground and print its URL")
     p.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
     return parser
@@ -93,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = ["queuebench", *(sys.argv[1:] if argv is None else argv)]
     return COMMANDS[args.command](args)
 
 

@@ -1,0 +1,342 @@
+"""The loop over cells: plan what to run, give each cell a fresh Redis database and fresh
+workers, record what it measured, and keep the results file current after every cell.
+
+Plan first, run second: every unknown name (system, scenario, workload, config, profile) is
+rejected before anything starts, with the valid names. A system whose adapter cannot be imported
+is skipped with the reason; a scenario a system cannot run is an "unsupported" cell with the
+honest reason. Repeats are interleaved (repeat 0 of every cell, then repeat 1, ...) so slow drift
+on a shared machine spreads over all systems alike. Ctrl-C (or SIGTERM) stops every process of
+the current cell, keeps the finished cells and marks the run partial.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from comparisons.base import (
+    ConfigUnavailable,
+    NotSupported,
+    System,
+    SystemUnavailable,
+    get_system,
+    system_names,
+)
+from harness import hdr, results, scenarios, summary
+from harness.probe import ENV_RUN_DIR
+from harness.profiles import Profile, select_configs
+from harness.redis_server import claim_database, redact, redis_for_suite
+from harness.results import Cell, Run
+from harness.scenarios.common import CellContext, CellSpec, CellTimeout, Unsupported
+
+FIXED_WORKLOAD = {"retries": "flaky", "crash": "sleep", "scheduled": "noop", "priority": "noop",
+                  "floor": "noop"}
+
+
+class UsageError(ValueError):
+    """A name or option the user gave is not valid; the message lists the valid ones."""
+
+
+@dataclass
+class RunOptions:
+    profile: Profile
+    systems: list[str] | None = None
+    scenarios: list[str] | None = None
+    workloads: list[str] | None = None
+    configs: list[str] | None = None
+    repeats: int | None = None
+    out: Path = Path("results")
+    redis_url: str | None = None
+    argv: list[str] = field(default_factory=list)
+    system_classes: dict[str, type[System]] | None = None  # instead of the registry (tests)
+    build_report: bool = True
+
+    @property
+    def label(self) -> str:
+        custom = any(x is not None for x in (self.systems, self.scenarios, self.workloads,
+                                             self.configs, self.repeats))
+        return "custom" if custom else self.profile.name
+
+
+@dataclass
+class Plan:
+    cells: list[CellSpec]
+    skipped: list[Cell]
+    systems: dict[str, Any]
+    repeats: int
+
+
+# ---------------------------------------------------------------------------------------------
+# Planning
+
+
+def _check(kind: str, given: list[str], valid: list[str]) -> None:
+    unknown = [g for g in given if g not in valid]
+    if unknown:
+        raise UsageError(f"unknown {kind} {', '.join(map(repr, unknown))}; valid {kind}s: "
+                         f"{', '.join(valid)}")
+
+
+def plan(options: RunOptions) -> Plan:
+    from workloads import registry
+
+    registered = dict(options.system_classes) if options.system_classes else None
+    valid_systems = list(registered) if registered else system_names()
+    system_list = options.systems or valid_systems
+    _check("system", system_list, valid_systems)
+    scenario_list = options.scenarios or list(scenarios.NAMES)
+    _check("scenario", scenario_list, list(scenarios.NAMES))
+    if options.workloads:
+        _check("workload", options.workloads, registry.names())
+    if options.repeats is not None and options.repeats < 1:
+        raise UsageError(f"--repeat must be at least 1 (got {options.repeats})")
+
+    classes: dict[str, type[System]] = {}
+    skipped: list[Cell] = []
+    systems_info: dict[str, Any] = {}
+    for name in system_list:
+        try:
+            classes[name] = registered[name] if registered else get_system(name)
+        except SystemUnavailable as exc:
+            systems_info[name] = {"title": "", "supports": [], "configs": {}, "available": False,
+                                  "reason": str(exc)}
+            for scenario in scenario_list:
+                if scenario != "floor":
+                    skipped.append(Cell(id=results.cell_id(scenario, name, "-", "-", "", 0),
+                                        scenario=scenario, system=name, config="-", workload="-",
+                                        status="skipped", reason=str(exc)))
+
+    config_filter = _config_filter(options.configs, classes)
+    cells: list[CellSpec] = []
+    used: dict[str, set[str]] = {name: set() for name in classes}
+    for scenario in scenario_list:
+        module = scenarios.get(scenario)
+        step = options.profile.scenarios[scenario]
+        if scenario == "floor":
+            cells.extend(module.cells(step.sizes))
+            continue
+        workloads = ([FIXED_WORKLOAD[scenario]] if scenario in FIXED_WORKLOAD
+                     else options.workloads or step.workloads)
+        for name, cls in classes.items():
+            wanted = config_filter.get(name) if options.configs else step.configs
+            configs = select_configs(wanted or [], sorted(cls.configs))
+            if not configs:
+                continue
+            used[name].update(configs)
+            cells.extend(module.cells(cls, configs, workloads, step.sizes))
+    for name, cls in classes.items():
+        systems_info[name] = {
+            "title": cls.title, "supports": sorted(cls.supports), "available": True, "reason": "",
+            "configs": {c: cls.configs[c].describe() for c in sorted(used[name])},
+        }
+    return Plan(cells, skipped, systems_info, options.repeats or options.profile.repeats)
+
+
+def _config_filter(configs: list[str] | None, classes: dict[str, type[System]]) -> dict[str, list[str]]:
+    """--configs a,b or system:config: which configs each system runs. Every name must exist
+    for at least one of the selected systems."""
+    if not configs:
+        return {}
+    out: dict[str, list[str]] = {name: [] for name in classes}
+    for item in configs:
+        system, _, config = item.rpartition(":")
+        targets = [system] if system else list(classes)
+        if system and system not in classes:
+            raise UsageError(f"--configs {item!r}: system {system!r} is not selected; selected: "
+                             f"{', '.join(classes)}")
+        found = [t for t in targets if config in classes[t].configs]
+        if not found:
+            valid = "; ".join(f"{t}: {', '.join(sorted(classes[t].configs))}" for t in targets)
+            raise UsageError(f"unknown config {config!r}; valid configs: {valid}")
+        for t in found:
+            out[t].append(config)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Running one cell
+
+
+def sweep(run_path: Path) -> list[int]:
+    """Kill any process still running for this run (found by its QUEUEBENCH_RUN_DIR), e.g. a
+    forked child orphaned by a crash scenario. Returns the pids it had to kill."""
+    prefix = str(run_path.resolve())
+    me = os.getpid()
+    killed = []
+    for proc in psutil.process_iter(["pid", "uids"]):
+        try:
+            if proc.pid == me or proc.info["uids"] is None or proc.info["uids"].real != os.getuid():
+                continue
+            value = proc.environ().get(ENV_RUN_DIR, "")
+            if value.startswith(prefix):
+                proc.kill()
+                killed.append(proc.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    psutil.wait_procs([psutil.Process(p) for p in killed if psutil.pid_exists(p)], timeout=5)
+    return killed
+
+
+def run_cell(spec: CellSpec, repeat: int, redis_url: str, run_path: Path,
+             measured: dict[tuple[str, str, str, int], float]) -> Cell:
+    cid = results.cell_id(spec.scenario, spec.system, spec.config_name, spec.workload, spec.tag,
+                          repeat)
+    cell = Cell(id=cid, scenario=spec.scenario, system=spec.system, config=spec.config_name,
+                workload=spec.workload, params=dict(spec.params), repeat=repeat)
+    cell_dir = (run_path / "work" / cid).resolve()
+    if cell_dir.exists():
+        shutil.rmtree(cell_dir)
+    cell_dir.mkdir(parents=True)
+    started = time.monotonic()
+    ctx = CellContext(spec, redis_url, cell_dir, repeat, measured)
+    out: dict[str, Any] = {}
+    try:
+        claim_database(redis_url)
+        if spec.system_cls is not None and spec.config is not None:
+            spec.system_cls.check_config(spec.config)
+        out = spec_module(spec).run(ctx)
+        cell.status, cell.reason = ctx.status, ctx.reason
+    except (Unsupported, NotSupported, ConfigUnavailable) as exc:
+        cell.status, cell.reason = "unsupported", str(exc)
+    except CellTimeout as exc:
+        cell.status, cell.reason = "error", str(exc)
+    except Exception as exc:
+        cell.status, cell.reason = "error", f"{type(exc).__name__}: {exc}"
+        (cell_dir / "error.txt").write_text(traceback.format_exc())
+    finally:
+        try:
+            ctx.close()
+        finally:
+            sweep(cell_dir)
+    records = out.pop("records", None)
+    if records is None:
+        records = ctx.tail.measured()
+    if cell.status != "unsupported" or out:
+        cell.metrics = out
+    cell.params = dict(ctx.params)
+    if records:
+        cell.raw = results.write_raw(run_path, cid, records)
+    if ctx.hdr is not None and ctx.hdr.get_total_count():
+        hdr.save(ctx.hdr, results.raw_path(run_path, cid, ".latency.hdr"))
+    cell.duration_s = round(time.monotonic() - started, 3)
+    _tidy(cell_dir, keep=cell.status == "error")
+    return cell
+
+
+def spec_module(spec: CellSpec) -> Any:
+    return scenarios.get(spec.scenario)
+
+
+def _tidy(cell_dir: Path, keep: bool) -> None:
+    """Keep a cell's worker logs (and everything, if it failed); drop stores and records."""
+    if keep:
+        return
+    for child in cell_dir.iterdir():
+        if child.name != "logs":
+            if child.is_dir():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        cell_dir.rmdir()  # only if no logs were written
+
+
+# ---------------------------------------------------------------------------------------------
+# The run
+
+
+@contextlib.contextmanager
+def _interrupts() -> Iterator[None]:
+    """SIGTERM and SIGHUP stop the run the way Ctrl-C does."""
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+Progress = Callable[[str, int, int, Cell | None], None]
+
+
+def execute(options: RunOptions, progress: Progress | None = None) -> tuple[Run, Path]:
+    """Plan, then run every cell; returns the run and its directory (results.json inside)."""
+    the_plan = plan(options)
+    run = Run(run_id=results.new_run_id(), profile=options.label)
+    run_path = results.run_dir(options.out, run.run_id)
+    while run_path.exists():  # two runs in one second
+        time.sleep(1)
+        run.run_id = results.new_run_id()
+        run_path = results.run_dir(options.out, run.run_id)
+    run_path.mkdir(parents=True)
+    run.systems = the_plan.systems
+    run.cells.extend(the_plan.skipped)
+    env = dict(os.environ)
+    if options.redis_url:
+        env["REDIS_URL"] = options.redis_url
+    total = len(the_plan.cells) * the_plan.repeats
+    done = 0
+    measured: dict[tuple[str, str, str, int], float] = {}
+    with _interrupts():
+        try:
+            with redis_for_suite(env) as url:
+                embedded = not env.get("REDIS_URL")
+                run.metadata = results.collect_metadata(url, embedded, options.argv or None)
+                run.metadata["redis_url"] = redact(url)
+                run.metadata["repeats"] = the_plan.repeats
+                results.write(run, run_path)
+                for repeat in range(the_plan.repeats):
+                    for spec in the_plan.cells:
+                        if progress:
+                            progress(f"{spec.scenario} {spec.system} {spec.config_name} "
+                                     f"{spec.workload} {spec.tag} r{repeat}".replace("  ", " "),
+                                     done, total, None)
+                        cell = run_cell(spec, repeat, url, run_path, measured)
+                        run.cells.append(cell)
+                        done += 1
+                        run.summary = summary.build([c.to_json() for c in run.cells])
+                        results.write(run, run_path)
+                        if progress:
+                            progress(cell.id, done, total, cell)
+        except KeyboardInterrupt:
+            run.partial = True
+        finally:
+            old = signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the clean-up finish
+            try:
+                sweep(run_path)
+                run.finished = results.now_iso()
+                run.summary = summary.build([c.to_json() for c in run.cells])
+                results.write(run, run_path)
+            finally:
+                signal.signal(signal.SIGINT, old)
+    return run, run_path
+
+
+def build_report(run_path: Path) -> tuple[bool, str]:
+    """Call the report builder if the reports package offers one; never lose the results."""
+    try:
+        import reports
+    except ImportError:
+        return False, f"reports are unavailable here; later: queuebench report {run_path}"
+    build = getattr(reports, "build", None)
+    if not callable(build):
+        return False, (f"the reports package has no build() yet; `queuebench report {run_path}` "
+                       "is unavailable")
+    try:
+        out = build(run_path)
+    except Exception as exc:
+        return False, f"the report failed ({type(exc).__name__}: {exc}); results are in {run_path}"
+    return True, f"report: {out}"

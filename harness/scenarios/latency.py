@@ -1,0 +1,80 @@
+"""latency: enqueue-to-start under paced open-loop Poisson arrivals (wrk2's method).
+
+One cell per offered rate: a sparse idle rate, then fractions of the system's drain throughput
+measured earlier in the same run (same config and workload; if there is none, the warm-up burst
+of this cell measures it). Latency is the worker's start stamp minus the job's *planned* arrival
+time from the precomputed schedule, so a late producer or a backlog is charged to the system.
+As the offered rate nears the drain rate the latency rises steeply (the hockey stick).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from comparisons.base import System
+from harness import metrics, producer
+from harness.scenarios.common import WARMUP_PREFIX, CellContext, CellSpec, wait_until
+from harness.scenarios.throughput import total
+
+
+def cells(system_cls: type[System], configs: list[str], workloads: list[str],
+          sizes: dict[str, Any]) -> list[CellSpec]:
+    common = {k: sizes[k] for k in ("duration_s", "min_jobs", "max_jobs", "warmup") if k in sizes}
+    out = []
+    for name in configs:
+        config = system_cls.configs[name]
+        for workload in workloads:
+            steps: list[tuple[str, dict[str, Any]]] = [
+                ("idle", {"load": "idle", "fraction": None, "rate": float(sizes.get("idle_rate", 2.0))})
+            ]
+            for fraction in sizes.get("fractions", [0.5, 0.9]):
+                steps.append((f"f{round(fraction * 100)}",
+                              {"load": f"{round(fraction * 100)}%", "fraction": float(fraction),
+                               "rate": None}))
+            for tag, params in steps:
+                out.append(CellSpec("latency", system_cls.name, name, config, workload,
+                                    params={**common, **params, "concurrency": total(config)},
+                                    tag=tag, system_cls=system_cls))
+    return out
+
+
+def run(ctx: CellContext) -> dict[str, Any]:
+    warm = int(ctx.params.get("warmup", 20))
+    duration = float(ctx.params.get("duration_s", 3.0))
+    system = ctx.system()
+    ctx.start(system)
+    key = (ctx.spec.system, ctx.spec.config_name, ctx.spec.workload, int(ctx.params["concurrency"]))
+    fraction = ctx.params.get("fraction")
+    if fraction is not None and key not in ctx.measured:
+        warm = max(warm, 100)  # no throughput measured in this run yet: the warm-up measures it
+    ctx.warmup(system, warm)
+    if fraction is not None:
+        if key not in ctx.measured:
+            warm_ok = [r for r in ctx.tail.poll() if str(r["job"]).startswith(WARMUP_PREFIX)]
+            ctx.measured[key] = float(metrics.throughput(warm_ok)["throughput_per_s"])
+            ctx.params["throughput_source"] = "warm-up burst"
+        else:
+            ctx.params["throughput_source"] = "throughput scenario"
+        ctx.params["reference_throughput"] = round(ctx.measured[key], 2)
+        ctx.params["rate"] = round(ctx.measured[key] * float(fraction), 3)
+    rate = float(ctx.params["rate"])
+    n = int(min(max(round(rate * duration), int(ctx.params.get("min_jobs", 10))),
+                int(ctx.params.get("max_jobs", 2000))))
+    ctx.params["n"] = n
+    jobs = ctx.jobs(n)
+    stats = producer.paced(system.enqueue, jobs, rate, seed=ctx.repeat + 1)
+    ids = {j.job_id for j in jobs[: stats.count]}
+    drain = 30 + n / max(ctx.measured.get(key, 0.0) or 10.0, 1.0)
+    wait_until(lambda: len({r["job"] for r in ctx.tail.measured()} & ids) >= len(ids), drain,
+               lambda: f"{len(ids)} paced jobs to start")
+    summary, cdf, hist = metrics.latency_summary(ctx.tail.measured())
+    ctx.hdr = hist
+    return {
+        "offered_rate": rate,
+        "achieved_rate": round(stats.achieved_rate or 0.0, 3),
+        "latency_us": summary,
+        "cdf": cdf,
+        "producer": stats.describe(),
+    }
+
+

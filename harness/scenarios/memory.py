@@ -1,0 +1,77 @@
+"""memory: USS / PSS / RSS of the whole worker tree, idle and at peak, sampled every 100 ms.
+
+Each config runs at the same total concurrency, so threads (one process, N threads), processes
+(N worker or pool processes) and fork-per-job (a parent forking a child per job) compare on equal
+terms. Idle is the median sample after the warm-up with no jobs; peak is the largest USS sample
+while a burst drains. The model is read from what happened, not assumed: more job pids than
+processes ever alive means fork per job; jobs in pids other than the worker roots means a pool of
+processes; several at a time in one pid means threads.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from comparisons.base import System
+from harness import producer
+from harness.sampler import MemorySampler
+from harness.scenarios.common import CellContext, CellSpec, concurrency_unit, scaled
+
+
+def cells(system_cls: type[System], configs: list[str], workloads: list[str],
+          sizes: dict[str, Any]) -> list[CellSpec]:
+    c = int(sizes.get("concurrency", 4))
+    out = []
+    for name in configs:
+        config = scaled(system_cls.configs[name], c)
+        for workload in workloads:
+            out.append(CellSpec(
+                "memory", system_cls.name, name, config, workload,
+                params={"concurrency": c, "unit": concurrency_unit(system_cls.configs[name]),
+                        "n": int(sizes.get("n", 200)), "idle_s": float(sizes.get("idle_s", 1.0)),
+                        "warmup": int(sizes.get("warmup", 10))},
+                tag=f"c{c}", system_cls=system_cls))
+    return out
+
+
+def model(records: list[dict[str, Any]], roots: list[int], max_processes: int) -> str:
+    pids = {r["pid"] for r in records}
+    if len(pids) > max_processes:
+        return "fork-per-job"
+    if pids - set(roots):
+        return "processes"
+    if any(_overlap([r for r in records if r["pid"] == pid]) for pid in pids):
+        return "threads"
+    return "processes"
+
+
+def _overlap(records: list[dict[str, Any]]) -> bool:
+    """True if two of these jobs ran at the same time (one process ran several at once)."""
+    spans = sorted((r["start"], r["end"]) for r in records)
+    return any(b[0] < a[1] for a, b in zip(spans, spans[1:], strict=False))
+
+
+def run(ctx: CellContext) -> dict[str, Any]:
+    n, warm = int(ctx.params["n"]), int(ctx.params["warmup"])
+    system = ctx.system()
+    group = ctx.start(system)
+    with MemorySampler(group.tree_pids) as sampler:
+        ctx.warmup(system, warm)
+        idle_from = time.time_ns()
+        time.sleep(float(ctx.params["idle_s"]))
+        idle_to = time.time_ns()
+        jobs = ctx.jobs(n)
+        producer.burst(system, jobs)
+        ctx.wait_completed({j.job_id for j in jobs}, timeout=30 + 0.1 * n)
+        time.sleep(0.15)  # one more sample after the last job
+    idle = sampler.median(idle_from, idle_to)
+    peak = sampler.peak(idle_to)
+    records = ctx.tail.measured()
+    return {
+        "concurrency": int(ctx.params["concurrency"]),
+        "model": model(records, group.pids, max(s.processes for s in sampler.samples)),
+        "idle": idle.describe() if idle else None,
+        "peak": peak.describe() if peak else None,
+        "samples": [[s.t_ns, s.uss, s.pss, s.rss, s.processes] for s in sampler.samples],
+    }

@@ -1,0 +1,112 @@
+"""retries: the flaky workload (fails the first k attempts of each job) under each system's
+retry policy; every attempt is timed by the probe.
+
+The harness asks for one policy (RetryPolicy: max_retries, delay, backoff) and each adapter maps
+it onto its system's native feature. A system without automatic retries runs the same jobs with
+no policy: the cell says "unsupported" and still shows what became of the jobs (the failed list),
+never a made-up figure. After the jobs succeed or the window ends, each job's final state comes
+from the records and the system's own registries.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from comparisons.base import NotSupported, RetryPolicy, System
+from harness import metrics
+from harness.scenarios.common import CellContext, CellSpec, CellTimeout, wait_until
+
+FINAL_STATES = ("succeeded", "retry", "dead", "failed", "lost")
+
+
+def cells(system_cls: type[System], configs: list[str], workloads: list[str],
+          sizes: dict[str, Any]) -> list[CellSpec]:
+    fail_first = int(sizes.get("fail_first", 2))
+    return [
+        CellSpec("retries", system_cls.name, name, system_cls.configs[name], "flaky",
+                 workload_options={"fail_first": fail_first},
+                 params={"n": int(sizes.get("n", 5)), "fail_first": fail_first,
+                         "max_retries": int(sizes.get("max_retries", 3)),
+                         "delay_s": float(sizes.get("delay_s", 1.0)),
+                         "backoff": sizes.get("backoff", "fixed"),
+                         "window_s": float(sizes.get("window_s", 30.0))},
+                 system_cls=system_cls)
+        for name in configs
+    ]
+
+
+def final_state(attempts: list[dict[str, Any]], job: str, regs: Any) -> str:
+    if any(a["outcome"] == "ok" for a in attempts):
+        return "succeeded"
+    for state in ("retry", "dead", "failed"):
+        if job in getattr(regs, state):
+            return state
+    return "lost"
+
+
+def run(ctx: CellContext) -> dict[str, Any]:
+    p = ctx.params
+    policy = RetryPolicy(max_retries=int(p["max_retries"]), delay_s=float(p["delay_s"]),
+                         backoff=p["backoff"])
+    system = ctx.system()
+    supported = "retries" in type(system).supports
+    reason = "" if supported else f"{ctx.spec.system} has no automatic retries (the adapter declares none)"
+    jobs = ctx.jobs(int(p["n"]), retry=policy if supported else None)
+    ctx.start(system)
+    try:
+        system.enqueue_many(jobs)
+    except NotSupported as exc:
+        supported, reason = False, str(exc)
+        for job in jobs:
+            job.retry = None
+        system.enqueue_many(jobs)
+    ids = {j.job_id for j in jobs}
+    started = time.time_ns()
+    window = float(p["window_s"]) if supported else min(float(p["window_s"]), 10.0)
+
+    def settled() -> bool:
+        recs = metrics.by_job(ctx.tail.measured())
+        if supported:
+            return all(any(a["outcome"] == "ok" for a in recs.get(j, [])) for j in ids)
+        return all(j in recs for j in ids) and system.pending() == 0
+
+    try:
+        wait_until(settled, window, "every flaky job to settle")
+        timed_out = False
+    except CellTimeout:
+        timed_out = True
+    if not supported:
+        time.sleep(0.3)  # let the failure reach the system's failed list
+    regs = system.registries()
+    grouped = metrics.by_job(ctx.tail.measured())
+    planned = {j.job_id: j.planned_ns for j in jobs}
+    out_jobs, success_s = [], []
+    for job in sorted(ids):
+        attempts = grouped.get(job, [])
+        state = final_state(attempts, job, regs)
+        out_jobs.append({
+            "job": job,
+            "attempts": [{"attempt": i + 1, "reported_attempt": a.get("attempt"),
+                          "start": a["start"], "end": a["end"], "outcome": a["outcome"]}
+                         for i, a in enumerate(attempts)],
+            "final": state,
+        })
+        ok = [a for a in attempts if a["outcome"] == "ok"]
+        if ok and planned[job]:
+            success_s.append((ok[0]["end"] - planned[job]) / 1e9)
+    if not supported:
+        ctx.status, ctx.reason = "unsupported", reason
+    return {
+        "supported": supported,
+        "policy": {"max_retries": policy.max_retries, "delay_s": policy.delay_s,
+                   "backoff": policy.backoff, "fail_first": int(p["fail_first"]),
+                   "config_options": dict(ctx.config.options)} if supported else {},
+        "jobs": out_jobs,
+        "time_to_success_s": {"p50": metrics.quantile(success_s, 0.5),
+                              "max": max(success_s, default=None)},
+        "registries": regs.counts(),
+        "window_s": window,
+        "timed_out": timed_out,
+        "started_ns": started,
+    }

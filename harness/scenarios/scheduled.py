@@ -1,0 +1,64 @@
+"""scheduled: how accurately delayed jobs (perform_in / enqueue_in / countdown) start.
+
+n jobs are enqueued with the same delay; each carries its planned start (enqueue time plus the
+delay) and the error is the worker's start stamp minus that plan. A scheduler that polls every
+few seconds shows up here as a wide, late error.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from comparisons.base import NotSupported, System
+from harness import metrics
+from harness.scenarios.common import CellContext, CellSpec, CellTimeout, Unsupported, wait_until
+
+
+def cells(system_cls: type[System], configs: list[str], workloads: list[str],
+          sizes: dict[str, Any]) -> list[CellSpec]:
+    return [
+        CellSpec("scheduled", system_cls.name, name, system_cls.configs[name], "noop",
+                 params={"n": int(sizes.get("n", 10)), "delay_s": float(sizes.get("delay_s", 2.0)),
+                         "window_s": float(sizes.get("window_s", 20.0)),
+                         "warmup": int(sizes.get("warmup", 5))},
+                 system_cls=system_cls)
+        for name in configs
+    ]
+
+
+def run(ctx: CellContext) -> dict[str, Any]:
+    p = ctx.params
+    if "delay" not in ctx.spec.system_cls.supports:  # type: ignore[union-attr]
+        raise Unsupported(f"{ctx.spec.system} has no delayed jobs (the adapter declares none)")
+    n, delay = int(p["n"]), float(p["delay_s"])
+    system = ctx.system()
+    ctx.start(system)
+    ctx.warmup(system, int(p["warmup"]))
+    jobs = ctx.jobs(n, delay_s=delay)
+    for job in jobs:
+        job.planned_ns = time.time_ns() + int(delay * 1e9)
+        try:
+            system.enqueue(job)
+        except NotSupported as exc:
+            raise Unsupported(str(exc)) from exc
+    ids = {j.job_id for j in jobs}
+    window = delay + float(p["window_s"])
+    try:
+        wait_until(lambda: len({r["job"] for r in ctx.tail.measured()} & ids) >= n, window,
+                   "every delayed job to start")
+    except CellTimeout:
+        pass
+    first = metrics.first_attempts(ctx.tail.measured())
+    errors_ms = [(first[j]["start"] - first[j]["planned"]) / 1e6 for j in ids if j in first]
+    if not errors_ms:
+        raise CellTimeout(f"none of the {n} delayed jobs started within {window:.0f} s")
+    return {
+        "delay_s": delay,
+        "jobs": n,
+        "started": len(errors_ms),
+        "error_ms": {"p50": metrics.quantile(errors_ms, 0.5), "p90": metrics.quantile(errors_ms, 0.9),
+                     "p99": metrics.quantile(errors_ms, 0.99), "max": max(errors_ms),
+                     "min": min(errors_ms)},
+        "window_s": window,
+    }

@@ -1,0 +1,67 @@
+"""throughput: drain a burst, and sweep the concurrency.
+
+N jobs (plus a warm-up) are enqueued before the workers start; fresh workers then drain them.
+Throughput is counted worker side from the first measured start to the last end (the warm-up is
+the first jobs to start, discarded); wall time from starting the workers to the last end includes
+their boot and is reported separately. The sweep scales each system in its own unit: threads /
+pool slots where the default config runs several at a time, else worker processes.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from comparisons.base import System
+from harness import metrics, producer
+from harness.scenarios.common import CellContext, CellSpec, concurrency_unit, scaled
+
+
+def total(config: Any) -> int:
+    return int(config.processes) * int(config.concurrency)
+
+
+def cells(system_cls: type[System], configs: list[str], workloads: list[str],
+          sizes: dict[str, Any]) -> list[CellSpec]:
+    out = []
+    for name in configs:
+        base = system_cls.configs[name]
+        sweep = sizes.get("concurrency") or [total(base)]
+        for workload in workloads:
+            n = int(sizes.get("n", {}).get(workload, 200) if isinstance(sizes.get("n"), dict)
+                    else sizes.get("n", 200))
+            for c in sweep:
+                config = scaled(base, int(c))
+                out.append(CellSpec(
+                    "throughput", system_cls.name, name, config, workload,
+                    params={"n": n, "concurrency": int(c), "unit": concurrency_unit(base),
+                            "processes": config.processes, "threads": config.concurrency,
+                            "warmup": int(sizes.get("warmup", 20))},
+                    tag=f"c{c}", system_cls=system_cls))
+    return out
+
+
+def run(ctx: CellContext) -> dict[str, Any]:
+    n, warm = int(ctx.params["n"]), int(ctx.params["warmup"])
+    system = ctx.system()
+    jobs = ctx.jobs(warm + n)
+    producer.burst(system, jobs)
+    t0 = time.time_ns()
+    ctx.start(system)
+    ctx.wait_completed({j.job_id for j in jobs}, timeout=30 + 0.05 * (warm + n))
+    ctx.workload().verify([j.args for j in jobs])
+    records = [r for r in ctx.tail.measured() if r.get("outcome") == "ok"]
+    measured = metrics.drop_warmup(records, warm)
+    tp = metrics.throughput(measured)
+    last_end = max(r["end"] for r in records)
+    first_start = min(r["start"] for r in records)
+    ctx.measured[(ctx.spec.system, ctx.spec.config_name, ctx.spec.workload,
+                  int(ctx.params["concurrency"]))] = float(tp["throughput_per_s"])
+    return {
+        "jobs": int(tp["completed"]),
+        "concurrency": int(ctx.params["concurrency"]),
+        "throughput_per_s": round(float(tp["throughput_per_s"]), 2),
+        "wall_s": round((last_end - t0) / 1e9, 4),
+        "drain_s": round((last_end - first_start) / 1e9, 4),
+        "wall_throughput_per_s": round((warm + n) / ((last_end - t0) / 1e9), 2),
+    }
