@@ -1,0 +1,211 @@
+"""The command line: python -m comparisons.resque_clone <command>.
+
+    work       a worker:  --queue '*' --interval 5 --require myapp.jobs [--no-fork] [--blocking]
+               (or, as with `rake resque:work`: QUEUE / QUEUES, INTERVAL, FORK_PER_JOB=false)
+    scheduler  moves due delayed jobs to their queues (resque-scheduler)
+    web        the dashboard (comparisons.resque_clone.web)
+    stats      counters and sizes, as JSON
+    failed     list | requeue N | remove N | clear | requeue-all
+
+Redis comes from --redis URL or REDIS_URL; there is no silent default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from comparisons.resque_clone import admin, keys, registry, scheduler, stats
+from comparisons.resque_clone.connection import Connection, NoRedisConfigured
+
+log = logging.getLogger("resque_clone")
+
+
+class UsageError(Exception):
+    """Bad settings (exit status 2, like argparse)."""
+
+
+def _float_env(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise UsageError(f"{name}={raw!r} is not a number of seconds") from exc
+
+
+def _bool_env(name: str) -> bool | None:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return None
+    return raw.strip().lower() not in ("false", "0", "no", "off")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m comparisons.resque_clone",
+                                description="A Resque-compatible job queue in Python.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--redis", help="Redis URL (default: $REDIS_URL)")
+    common.add_argument("--namespace", default=os.environ.get("RESQUE_NAMESPACE", keys.DEFAULT_NAMESPACE),
+                        help="key prefix (default: resque)")
+    common.add_argument("-v", "--verbose", action="count", default=0)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    w = sub.add_parser("work", parents=[common], help="run a worker")
+    w.add_argument("-q", "--queue", "--queues", dest="queues", action="append",
+                   help="queues in priority order, comma separated; '*' = all (env QUEUE / QUEUES)")
+    w.add_argument("-i", "--interval", type=float, default=None,
+                   help="seconds to sleep when no job (default 5; 0 = drain and exit; env INTERVAL)")
+    w.add_argument("-r", "--require", action="append", default=[], metavar="MODULE",
+                   help="module or .py file defining job classes (repeatable)")
+    fork = w.add_mutually_exclusive_group()
+    fork.add_argument("--fork", dest="fork", action="store_true", default=None,
+                      help="fork a child per job (default; env FORK_PER_JOB)")
+    fork.add_argument("--no-fork", dest="fork", action="store_false", help="run jobs in the worker")
+    w.add_argument("--blocking", action="store_true", default=None,
+                   help="BLPOP across the queues instead of polling (env BLOCKING)")
+    w.add_argument("--with-scheduler", action="store_true",
+                   help="also move due delayed jobs (a scheduler thread)")
+    w.add_argument("--scheduler-interval", type=float, default=None,
+                   help="scheduler poll seconds (default 5; env RESQUE_SCHEDULER_INTERVAL)")
+    w.add_argument("--heartbeat-interval", type=float, default=None, help=argparse.SUPPRESS)
+    w.add_argument("--prune-interval", type=float, default=None, help=argparse.SUPPRESS)
+
+    s = sub.add_parser("scheduler", parents=[common], help="move due delayed jobs to their queues")
+    s.add_argument("-i", "--interval", type=float, default=None,
+                   help="seconds between passes (default 5; env RESQUE_SCHEDULER_INTERVAL)")
+
+    sub.add_parser("web", help="the dashboard (arguments go to the web module)", add_help=False)
+    sub.add_parser("stats", parents=[common], help="counters and sizes as JSON")
+
+    f = sub.add_parser("failed", parents=[common], help="the failed list")
+    f.add_argument("action", choices=["list", "requeue", "remove", "clear", "requeue-all"])
+    f.add_argument("index", nargs="?", type=int, help="record index for requeue / remove")
+    return p
+
+
+def _connect(args: argparse.Namespace) -> Connection:
+    return Connection.from_url(args.redis, args.namespace)
+
+
+def _logging(verbose: int) -> None:
+    level = logging.DEBUG if verbose > 1 or os.environ.get("VVERBOSE") else logging.INFO
+    logging.basicConfig(stream=sys.stdout, level=level,
+                        format="%(asctime)s %(process)d %(levelname)s %(message)s")
+
+
+def cmd_work(args: argparse.Namespace) -> int:
+    from comparisons.resque_clone.worker import Worker
+
+    spec = args.queues or [os.environ.get("QUEUES") or os.environ.get("QUEUE") or ""]
+    try:
+        from comparisons.resque_clone import queues as queue_rules
+
+        patterns = queue_rules.parse(spec)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    interval = args.interval if args.interval is not None else _float_env("INTERVAL", 5.0)
+    if interval < 0:
+        raise UsageError(f"interval must be >= 0, got {interval}")
+    fork = args.fork if args.fork is not None else _bool_env("FORK_PER_JOB")
+    blocking = args.blocking if args.blocking is not None else bool(_bool_env("BLOCKING"))
+    sched = args.scheduler_interval if args.scheduler_interval is not None else _float_env(
+        "RESQUE_SCHEDULER_INTERVAL", scheduler.DEFAULT_INTERVAL)
+    for target in args.require:
+        try:
+            names = registry.require(target)
+        except Exception as exc:
+            print(f"error: cannot load --require {target}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
+        log.info("loaded %s: %s", target, ", ".join(names) or "no job classes")
+    worker = Worker(
+        _connect(args), patterns, interval=interval,
+        fork_per_job=True if fork is None else fork, blocking=blocking,
+        with_scheduler=args.with_scheduler, scheduler_interval=sched,
+        heartbeat_interval=args.heartbeat_interval or _float_env("RESQUE_HEARTBEAT_INTERVAL", keys.HEARTBEAT_INTERVAL),
+        prune_interval=args.prune_interval or _float_env("RESQUE_PRUNE_INTERVAL", keys.PRUNE_INTERVAL),
+    )
+    worker.work()
+    return 0
+
+
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    from comparisons.resque_clone import procline
+
+    interval = args.interval if args.interval is not None else _float_env(
+        "RESQUE_SCHEDULER_INTERVAL", scheduler.DEFAULT_INTERVAL)
+    conn = _connect(args)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        signal.signal(sig, lambda *_: stop.set())
+    procline.set_title(f"Scheduler every {interval:g} s")
+    log.info("Scheduler started: every %.3g s", interval)
+    scheduler.run(conn, interval, stop)
+    log.info("Scheduler exiting")
+    return 0
+
+
+def cmd_web(argv: list[str]) -> int:
+    import importlib
+
+    try:
+        web = importlib.import_module("comparisons.resque_clone.web")
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("comparisons.resque_clone.web"):
+            print("error: the dashboard module comparisons.resque_clone.web is not installed in "
+                  "this checkout, so `web` is unavailable", file=sys.stderr)
+            return 1
+        raise
+    return int(web.main(argv) or 0)
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    print(json.dumps(stats.info(_connect(args)), indent=2))
+    return 0
+
+
+def cmd_failed(args: argparse.Namespace) -> int:
+    conn = _connect(args)
+    if args.action in ("requeue", "remove") and args.index is None:
+        raise UsageError(f"failed {args.action} needs an index (see `failed list`)")
+    if args.action == "list":
+        for i, rec in enumerate(admin.records(conn, 0, admin.count(conn))):
+            payload = rec.get("payload")
+            cls = payload.get("class") if isinstance(payload, dict) else "?"
+            print(f"{i}\t{rec.get('failed_at')}\t{rec.get('queue')}\t{cls}\t{rec.get('exception')}: {rec.get('error')}")
+    elif args.action == "requeue":
+        admin.requeue(conn, args.index)
+        print(f"requeued failed job {args.index}")
+    elif args.action == "remove":
+        admin.remove(conn, args.index)
+        print(f"removed failed job {args.index}")
+    elif args.action == "clear":
+        print(f"cleared {admin.clear(conn)} failed job(s)")
+    else:
+        print(f"requeued {admin.requeue_all(conn)} failed job(s)")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "web":
+        return cmd_web(argv[1:])
+    args = _parser().parse_args(argv)
+    _logging(args.verbose)
+    try:
+        handler = {"work": cmd_work, "scheduler": cmd_scheduler, "stats": cmd_stats,
+                   "failed": cmd_failed}[args.command]
+        return handler(args)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (NoRedisConfigured, admin.NoSuchFailure, admin.NotRequeueable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,95 @@
+"""Delayed jobs in resque-scheduler's layout: a sorted set of due times, a list per time.
+
+    delayed_queue_schedule   ZSET  ts -> ts             (which seconds have jobs)
+    delayed:<ts>             LIST  {"class","args","queue"} items due at ts
+    timestamps:<item json>   SET   delayed:<ts> keys    (find an item to remove it)
+
+Times are whole seconds, so a delayed job is never more precise than one second plus the
+scheduler's poll interval: the price of a layout that needs no Lua and no locks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from comparisons.resque_clone import keys
+from comparisons.resque_clone.connection import Connection
+
+
+def push(conn: Connection, timestamp: float, item: dict[str, Any]) -> None:
+    ts = int(timestamp)
+    encoded = keys.encode(item)
+    k = conn.keys
+    with conn.redis.pipeline(transaction=True) as pipe:
+        pipe.rpush(k.delayed(ts), encoded)
+        pipe.sadd(k.timestamps(encoded), k.delayed(ts))
+        pipe.zadd(k.delayed_schedule, {str(ts): ts})
+        pipe.execute()
+
+
+def next_timestamp(conn: Connection, now: float) -> int | None:
+    """The earliest second with items due at or before `now`."""
+    found = conn.redis.zrangebyscore(conn.keys.delayed_schedule, "-inf", int(now), start=0, num=1)
+    return int(found[0]) if found else None
+
+
+def pop_item(conn: Connection, timestamp: int) -> dict[str, Any] | None:
+    """Take one item due at `timestamp` (LPOP: two schedulers never both get it)."""
+    k = conn.keys
+    raw = conn.redis.lpop(k.delayed(timestamp))
+    if raw is None:
+        clean_up(conn, timestamp)
+        return None
+    conn.redis.srem(k.timestamps(raw.decode()), k.delayed(timestamp))
+    return keys.decode(raw)  # type: ignore[no-any-return]
+
+
+def clean_up(conn: Connection, timestamp: int) -> None:
+    """Drop an emptied second from the schedule, unless someone added to it meanwhile."""
+    k = conn.keys
+    key = k.delayed(timestamp)
+    with conn.redis.pipeline(transaction=True) as pipe:
+        try:
+            pipe.watch(key)
+            if pipe.llen(key) == 0:
+                pipe.multi()
+                pipe.delete(key)
+                pipe.zrem(k.delayed_schedule, str(timestamp))
+                pipe.execute()
+            else:
+                pipe.unwatch()
+        except Exception as exc:  # WatchError: an item arrived; the next pass handles it
+            if type(exc).__name__ != "WatchError":
+                raise
+
+
+def remove(conn: Connection, item: dict[str, Any]) -> int:
+    """Remove every scheduled copy of an item (resque-scheduler's remove_delayed)."""
+    k = conn.keys
+    encoded = keys.encode(item)
+    removed = 0
+    for key in conn.redis.smembers(k.timestamps(encoded)):
+        removed += int(conn.redis.lrem(key, 0, encoded))
+        ts = int(key.decode().rsplit(":", 1)[1])
+        clean_up(conn, ts)
+    conn.redis.delete(k.timestamps(encoded))
+    return removed
+
+
+def count(conn: Connection) -> int:
+    """Delayed jobs waiting, across all seconds."""
+    k = conn.keys
+    stamps = conn.redis.zrange(k.delayed_schedule, 0, -1)
+    return sum(int(conn.redis.llen(k.delayed(int(ts)))) for ts in stamps)
+
+
+def items(conn: Connection, limit: int = 10_000) -> list[tuple[int, dict[str, Any]]]:
+    """(ts, item) pairs in due order, at most `limit`."""
+    k = conn.keys
+    out: list[tuple[int, dict[str, Any]]] = []
+    for ts in conn.redis.zrange(k.delayed_schedule, 0, -1):
+        for raw in conn.redis.lrange(k.delayed(int(ts)), 0, -1):
+            out.append((int(ts), keys.decode(raw)))
+            if len(out) >= limit:
+                return out
+    return out

@@ -1,0 +1,47 @@
+"""The failure backend: a failed job becomes one JSON record RPUSHed onto the `failed` list.
+
+This is Resque's only answer to errors: record and move on. Nothing retries by itself; a human
+(or the retry plugin) decides. The record keeps everything needed to run the job again: the
+payload, the queue, the exception class, the message and the backtrace. The admin operations on
+this list (requeue, remove, clear) live in admin.py.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+from comparisons.resque_clone import keys
+from comparisons.resque_clone.connection import Connection
+
+_OWN_DIR = __file__.rsplit("/", 1)[0] + "/"
+
+
+def backtrace_of(exc: BaseException) -> list[str]:
+    """Ruby-style lines ("file:line:in `name'"), innermost last as Python prints them, without
+    the worker's own frames (Resque filters everything from lib/resque/job.rb outwards)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    keep = [f for f in frames if not f.filename.startswith(_OWN_DIR)] or list(frames)
+    return [f"{f.filename}:{f.lineno}:in `{f.name}'" for f in keep]
+
+
+def create(conn: Connection, payload: Any, exc: BaseException, worker: str, queue: str) -> None:
+    record = keys.failure_record(
+        payload=payload,
+        exception=type(exc).__name__,
+        error=str(exc),
+        backtrace=backtrace_of(exc),
+        worker=worker,
+        queue=queue,
+    )
+    conn.redis.rpush(conn.keys.failed, keys.encode(record))
+
+
+def count(conn: Connection) -> int:
+    return int(conn.redis.llen(conn.keys.failed))
+
+
+def all(conn: Connection, start: int = 0, count: int = -1) -> list[dict[str, Any]]:  # noqa: A001
+    """Records start..start+count-1 (count -1 = to the end), decoded."""
+    end = -1 if count < 0 else start + count - 1
+    return [keys.decode(raw) for raw in conn.redis.lrange(conn.keys.failed, start, end)]

@@ -1,0 +1,65 @@
+"""Hooks: how plugins (like the retry plugin) change a job's life without touching the worker.
+
+Job hooks are class methods found by name prefix and run in name order, as in Resque:
+before_perform* (raise DontPerform to skip the job), around_perform* (generators that yield once,
+nested, the last one wrapping perform), after_perform* (not run when the job failed),
+on_failure*(exc, *args), before_enqueue* / before_dequeue* (return False to cancel),
+after_enqueue* / after_dequeue*.
+
+Worker hooks are plain functions registered per process: before_first_fork (once, in the
+parent: preload your app here), before_fork(job) (parent, before each fork), after_fork(job)
+(child, after it reconnected), before_pause(worker) / after_pause(worker).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+WORKER_HOOKS = ("before_first_fork", "before_fork", "after_fork", "before_pause", "after_pause")
+_worker_hooks: dict[str, list[Callable[..., Any]]] = {name: [] for name in WORKER_HOOKS}
+
+
+class DontPerform(Exception):  # noqa: N818 - Resque's name
+    """Raised by a before_perform hook: skip this job quietly (not a failure)."""
+
+
+def job_hooks(cls: type, prefix: str) -> list[Callable[..., Any]]:
+    """The class's methods whose names start with `prefix`, sorted by name."""
+    return [getattr(cls, name) for name in sorted(dir(cls)) if name.startswith(prefix)
+            and callable(getattr(cls, name))]
+
+
+def run_around(cls: type, args: list[Any], perform: Callable[[], Any]) -> Any:
+    """Nest the around_perform* hooks (generators that yield once) around perform."""
+    with contextlib.ExitStack() as stack:
+        for hook in job_hooks(cls, "around_perform"):
+            stack.enter_context(contextlib.contextmanager(hook)(*args))
+        return perform()
+
+
+def worker_hook(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a worker hook: @worker_hook("before_fork") def f(job): ..."""
+    if name not in _worker_hooks:
+        raise ValueError(f"unknown worker hook {name!r}; valid: {', '.join(WORKER_HOOKS)}")
+
+    def add(fn: Callable[..., Any]) -> Callable[..., Any]:
+        _worker_hooks[name].append(fn)
+        return fn
+
+    return add
+
+
+def run_worker_hooks(name: str, *args: Any) -> None:
+    for fn in _worker_hooks[name]:
+        fn(*args)
+
+
+def clear_worker_hooks() -> None:
+    for hooks in _worker_hooks.values():
+        hooks.clear()
+
+
+def iter_worker_hooks(name: str) -> Iterator[Callable[..., Any]]:
+    yield from _worker_hooks[name]

@@ -1,0 +1,136 @@
+"""A reserved job: its queue and payload, how to perform it (with hooks), how it fails.
+
+Reserving is one LPOP: the job leaves Redis at that instant. From here until the worker writes
+worker:<id>, a crash loses it; after that, a crash leaves a trace that pruning turns into a
+failure record. Nothing puts it back on the queue: Resque is at-most-once.
+
+A payload that cannot be run (invalid JSON, no such class, args not a list) is not a crash
+either: perform() raises, and the worker files the failure like any other.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from comparisons.resque_clone import failure, keys, registry
+from comparisons.resque_clone.connection import Connection
+from comparisons.resque_clone.hooks import DontPerform, job_hooks, run_around
+
+
+class InvalidPayload(ValueError):
+    """A queue entry that is not {"class": name, "args": [...]}."""
+
+
+class DirtyExit(RuntimeError):  # noqa: N818 - Resque's name
+    """The process running the job died (signal, kill) before the job finished."""
+
+
+class PruneDeadWorkerDirtyExit(DirtyExit):
+    """A worker's heartbeat expired while it held a job."""
+
+    def __init__(self, worker_id: str, class_name: str | None = None) -> None:
+        job = f" while processing {class_name}" if class_name else ""
+        super().__init__(f"Worker {worker_id} did not gracefully exit{job}")
+
+
+class TermException(SystemExit):  # noqa: N818 - Resque's name
+    """SIGTERM raised inside a running job (shut down now)."""
+
+
+class Job:
+    def __init__(self, queue: str, payload: Any, load_error: Exception | None = None) -> None:
+        self.queue = queue
+        self.payload = payload  # the decoded dict, or the raw text when it was not JSON
+        self.load_error = load_error
+        self.worker_id = ""
+
+    @classmethod
+    def from_raw(cls, queue: str, raw: bytes) -> Job:
+        text = raw.decode("utf-8", errors="replace")
+        try:
+            payload = keys.decode(text)
+        except ValueError as exc:
+            return cls(queue, text, InvalidPayload(f"payload is not valid JSON ({exc}): {text[:200]!r}"))
+        return cls(queue, payload)
+
+    # -- what the payload says ------------------------------------------------------------
+
+    @property
+    def class_name(self) -> str:
+        if isinstance(self.payload, dict):
+            return str(self.payload.get("class"))
+        return "?"
+
+    @property
+    def args(self) -> list[Any]:
+        if self.load_error:
+            raise self.load_error
+        if not isinstance(self.payload, dict) or "class" not in self.payload:
+            raise InvalidPayload(f"payload must be an object with \"class\" and \"args\": {self.payload!r:.200}")
+        args = self.payload.get("args", [])
+        if not isinstance(args, list):
+            raise InvalidPayload(f"\"args\" must be a JSON array, got {type(args).__name__}: {args!r:.200}")
+        return args
+
+    @property
+    def payload_class(self) -> type:
+        args = self.args  # validates the payload first
+        del args
+        return registry.resolve(self.payload["class"])
+
+    # -- running it -----------------------------------------------------------------------
+
+    def perform(self) -> bool:
+        """Run hooks and perform. True if perform ran; False if a before hook said DontPerform.
+        Exceptions propagate after the on_failure hooks ran."""
+        cls = self.payload_class
+        args = self.args
+        self._failure_hooks_ran = False
+        try:
+            try:
+                for hook in job_hooks(cls, "before_perform"):
+                    hook(*args)
+            except DontPerform:
+                return False
+            run_around(cls, args, lambda: cls.perform(*args))
+            for hook in job_hooks(cls, "after_perform"):
+                hook(*args)
+            return True
+        except BaseException as exc:
+            self.run_failure_hooks(exc)
+            raise
+
+    def run_failure_hooks(self, exc: BaseException) -> None:
+        if getattr(self, "_failure_hooks_ran", False):
+            return
+        self._failure_hooks_ran = True
+        try:
+            cls, args = self.payload_class, self.args
+        except Exception:
+            return  # nothing to call hooks on
+        for hook in job_hooks(cls, "on_failure"):
+            hook(exc, *args)
+
+    def fail(self, conn: Connection, exc: BaseException) -> None:
+        """Run the on_failure hooks (once) and write the failure record, unless the job's class
+        suppresses it (the retry plugin does while a retry is still planned)."""
+        try:
+            self.run_failure_hooks(exc)
+        finally:
+            suppressed = False
+            try:
+                check = getattr(self.payload_class, "failure_suppressed", None)
+                suppressed = bool(check(*self.args)) if callable(check) else False
+            except Exception:
+                suppressed = False
+            if not suppressed:
+                failure.create(conn, self.payload, exc, self.worker_id, self.queue)
+
+    def __repr__(self) -> str:
+        return f"(Job{{{self.queue}}} | {self.class_name} | {self.payload!r:.120})"
+
+
+def reserve(conn: Connection, queue: str) -> Job | None:
+    """LPOP one job from a queue, or None."""
+    raw = conn.redis.lpop(conn.keys.queue(queue))
+    return None if raw is None else Job.from_raw(queue, raw)

@@ -1,0 +1,341 @@
+"""The worker: poll the queues, fork a child per job, wait, repeat. One job at a time.
+
+    loop:
+        job = LPOP queue:<q> for q in queues (first hit wins; the order restarts after each job)
+        no job?   sleep INTERVAL                      <- polling: a job waits INTERVAL/2 on average
+        job:      SET worker:<id> {queue, run_at, payload}
+                  fork; the child reconnects, runs hooks + perform, records a failure if it raised
+                  the parent waits (a child killed by a signal = DirtyExit failure)
+                  INCR stat:processed; DEL worker:<id>
+
+Forking costs a fork and a new Redis connection per job, and buys isolation: a job that leaks
+memory, segfaults or corrupts state takes only its child down, and USR1 can kill a stuck job
+while the worker lives on. FORK_PER_JOB=false runs jobs in the worker process instead: faster,
+unprotected. --blocking replaces the poll-and-sleep by one BLPOP across the queues (what GitHub's
+Resque fork did): a job starts a Redis hop after it is pushed instead of up to INTERVAL later.
+
+Signals (Resque's meanings): QUIT finish the current job, then exit; TERM / INT exit now, killing
+the child (without fork: the job is interrupted); USR1 kill the child, keep working; USR2 pause
+(finish the current job, take no new one); CONT resume.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import select
+import signal
+import socket
+import sys
+import time
+from typing import Any
+
+import redis
+
+from comparisons.resque_clone import heartbeat, keys, procline, queues
+from comparisons.resque_clone.connection import Connection, set_current
+from comparisons.resque_clone.hooks import run_worker_hooks
+from comparisons.resque_clone.job import DirtyExit, Job, TermException, reserve
+from comparisons.resque_clone.scheduler import SchedulerThread
+
+log = logging.getLogger("resque_clone.worker")
+PR_SET_PDEATHSIG = 1
+
+
+class Worker:
+    def __init__(
+        self,
+        conn: Connection,
+        queue_patterns: list[str],
+        interval: float = 5.0,
+        fork_per_job: bool = True,
+        blocking: bool = False,
+        with_scheduler: bool = False,
+        scheduler_interval: float = 5.0,
+        heartbeat_interval: float = keys.HEARTBEAT_INTERVAL,
+        prune_interval: float = keys.PRUNE_INTERVAL,
+        hostname: str | None = None,
+    ) -> None:
+        self.conn = conn
+        self.patterns = queues.parse(queue_patterns)
+        self.dynamic = queues.is_dynamic(self.patterns)
+        self.interval = float(interval)
+        self.fork_per_job = fork_per_job
+        self.blocking = blocking
+        self.with_scheduler = with_scheduler
+        self.scheduler_interval = scheduler_interval
+        self.heartbeat_interval = heartbeat_interval
+        self.prune_interval = prune_interval
+        self.hostname = hostname or socket.gethostname()
+        self.pid = os.getpid()
+        self.id = f"{self.hostname}:{self.pid}:{','.join(self.patterns)}"
+        self.shutdown = False
+        self.paused = False
+        self.child: int | None = None
+        self.in_job = False
+        self._redis_failures = 0
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._heartbeat: heartbeat.Heartbeat | None = None
+        self._scheduler: SchedulerThread | None = None
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def work(self) -> None:
+        self.startup()
+        try:
+            while not self.shutdown:
+                job = None if self.paused else self.reserve()
+                if job is not None:
+                    self.work_one(job)
+                    continue
+                if self.interval == 0:
+                    break  # INTERVAL 0: drain the queues, then exit
+                if self.paused:
+                    self.procline("Paused")
+                    self.sleep(self.interval)
+                elif not self.blocking:
+                    self.procline(f"Waiting for {','.join(self.queues())}")
+                    self.sleep(self.interval)
+        finally:
+            self.teardown()
+
+    def queues(self) -> list[str]:
+        if not self.dynamic:
+            return self.patterns
+        existing = [q.decode() for q in self.conn.redis.smembers(self.conn.keys.queues)]
+        return queues.expand(self.patterns, existing)
+
+    def reserve(self) -> Job | None:
+        try:
+            names = self.queues()
+            if self.blocking and self.interval > 0:
+                job = self._blpop(names)
+            else:
+                job = next((j for q in names if (j := reserve(self.conn, q)) is not None), None)
+            self._redis_failures = 0
+            return job
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            self._redis_down(exc)
+            return None
+
+    def _blpop(self, names: list[str]) -> Job | None:
+        if not names:
+            self.sleep(self.interval)
+            return None
+        self.procline(f"Waiting for {','.join(names)}")
+        got = self.conn.redis.blpop([self.conn.keys.queue(q) for q in names], timeout=self.interval)
+        if got is None:
+            return None
+        key, raw = got
+        return Job.from_raw(key.decode()[len(self.conn.keys.queue_prefix()):], raw)
+
+    def work_one(self, job: Job) -> None:
+        job.worker_id = self.id
+        self._with_redis(lambda: self.conn.redis.set(
+            self.conn.keys.worker(self.id), keys.working_on(job.queue, job.payload)))
+        self.procline(f"Processing {job.queue} since {int(time.time())} [{job.class_name}]")
+        log.debug("got: %r", job)
+        if self.fork_per_job:
+            self.perform_with_fork(job)
+        else:
+            self.perform(job)
+        self._with_redis(self.done_working)
+
+    def done_working(self) -> None:
+        k = self.conn.keys
+        with self.conn.redis.pipeline(transaction=False) as pipe:
+            pipe.incr(k.stat("processed"))
+            pipe.incr(k.stat(f"processed:{self.id}"))
+            pipe.delete(k.worker(self.id))
+            pipe.execute()
+
+    # -- running one job ------------------------------------------------------------------
+
+    def perform_with_fork(self, job: Job) -> None:
+        run_worker_hooks("before_fork", job)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            self._child_main(job)  # never returns
+        self.child = pid
+        self.procline(f"Forked {pid} at {int(time.time())}")
+        _, status = os.waitpid(pid, 0)
+        self.child = None
+        if os.WIFSIGNALED(status):
+            name = signal.Signals(os.WTERMSIG(status)).name
+            self._fail(job, DirtyExit(f"Child process received unhandled signal {name}"))
+        elif os.WEXITSTATUS(status) != 0:
+            self._fail(job, DirtyExit(f"Child process exited with status {os.WEXITSTATUS(status)}"))
+
+    def _child_main(self, job: Job) -> None:
+        code = 0
+        try:
+            libc = ctypes.CDLL("libc.so.6", use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # never outlive the worker
+            signal.signal(signal.SIGTERM, _raise_term)
+            for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+                signal.signal(sig, signal.SIG_IGN)  # the parent decides; it may KILL us
+            signal.signal(signal.SIGCONT, signal.SIG_DFL)
+            self.conn.reconnect()  # never share the parent's socket
+            set_current(self.conn)
+            self.perform(job, forked=True)
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+
+    def perform(self, job: Job, forked: bool = False) -> None:
+        try:
+            if forked:
+                run_worker_hooks("after_fork", job)
+            self.in_job = True
+            job.perform()
+            log.debug("done: %r", job)
+        except BaseException as exc:
+            self.in_job = False
+            self.report_failed_job(job, exc)
+        finally:
+            self.in_job = False
+
+    def report_failed_job(self, job: Job, exc: BaseException) -> None:
+        log.error("%r failed: %s: %s", job, type(exc).__name__, exc)
+        self._fail(job, exc)
+        try:
+            with self.conn.redis.pipeline(transaction=False) as pipe:
+                pipe.incr(self.conn.keys.stat("failed"))
+                pipe.incr(self.conn.keys.stat(f"failed:{self.id}"))
+                pipe.execute()
+        except redis.RedisError as err:
+            log.error("could not count the failure: %s", err)
+
+    def _fail(self, job: Job, exc: BaseException) -> None:
+        try:
+            self._with_redis(lambda: job.fail(self.conn, exc))
+        except Exception as err:
+            log.error("could not record the failure of %r: %r", job, err)
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    def startup(self) -> None:
+        self.procline("Starting")
+        self.install_signal_handlers()
+        set_current(self.conn)
+        self._heartbeat = heartbeat.Heartbeat(self.conn, self.id, self.heartbeat_interval)
+        self._heartbeat.start()
+        heartbeat.prune_dead_workers(self.conn, self.hostname, self.patterns, self.prune_interval)
+        run_worker_hooks("before_first_fork")
+        heartbeat.register(self.conn, self.id)
+        if self.with_scheduler:
+            self._scheduler = SchedulerThread(self.conn, self.scheduler_interval)
+            self._scheduler.start()
+        mode = "blocking BLPOP" if self.blocking else f"polling every {self.interval:g} s"
+        log.info("Worker %s started: %s, %s", self.id, mode,
+                 "fork per job" if self.fork_per_job else "no fork")
+
+    def teardown(self) -> None:
+        if self._scheduler:
+            self._scheduler.stop()
+        if self._heartbeat:
+            self._heartbeat.stop()
+        try:
+            heartbeat.unregister(self.conn, self.id)
+        except redis.RedisError as exc:
+            log.error("could not unregister %s: %s", self.id, exc)
+        log.info("Worker %s exiting", self.id)
+
+    # -- signals ----------------------------------------------------------------------------
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self._shutdown_now)
+        signal.signal(signal.SIGINT, self._shutdown_now)
+        signal.signal(signal.SIGQUIT, self._shutdown_after_job)
+        signal.signal(signal.SIGUSR1, self._kill_child)
+        signal.signal(signal.SIGUSR2, self._pause)
+        signal.signal(signal.SIGCONT, self._resume)
+
+    def _shutdown_now(self, signum: int, frame: Any) -> None:
+        log.info("%s: shutting down now", signal.Signals(signum).name)
+        self.shutdown = True
+        self.wake()
+        if self.child:
+            self._kill_child(signum, frame)
+        elif self.in_job and not self.fork_per_job:
+            raise TermException(signal.Signals(signum).name)
+
+    def _shutdown_after_job(self, signum: int, frame: Any) -> None:
+        log.info("QUIT: exiting after the current job")
+        self.shutdown = True
+        self.wake()
+
+    def _kill_child(self, signum: int, frame: Any) -> None:
+        if self.child:
+            log.info("Killing child at %d", self.child)
+            try:
+                os.kill(self.child, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        elif signum == signal.SIGUSR1:
+            log.info("USR1: no child to kill")
+
+    def _pause(self, signum: int, frame: Any) -> None:
+        log.info("USR2 received; pausing job processing")
+        run_worker_hooks("before_pause", self)
+        self.paused = True
+
+    def _resume(self, signum: int, frame: Any) -> None:
+        if self.paused:
+            log.info("CONT received; resuming job processing")
+            self.paused = False
+            self.wake()
+            run_worker_hooks("after_pause", self)
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        try:
+            os.write(self._wake_w, b"!")
+        except OSError:
+            pass
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep, but wake at once on a signal that changes what we should do."""
+        if self.shutdown:
+            return
+        select.select([self._wake_r], [], [], seconds)
+        try:
+            while os.read(self._wake_r, 64):
+                pass
+        except (BlockingIOError, OSError):
+            pass
+
+    def procline(self, text: str) -> None:
+        title = procline.set_title(text)
+        log.debug("%s", title)
+
+    def _redis_down(self, exc: Exception) -> None:
+        self._redis_failures += 1
+        wait = min(0.5 * 2 ** (self._redis_failures - 1), 5.0)
+        log.error("Redis unavailable (%s); reconnecting in %.1f s", exc, wait)
+        self.procline(f"Redis unavailable, retrying ({exc.__class__.__name__})")
+        self.sleep(wait)
+
+    def _with_redis(self, fn: Any) -> Any:
+        """Run a Redis step, riding out a Redis outage (the job's state must be written)."""
+        while True:
+            try:
+                result = fn()
+                self._redis_failures = 0
+                return result
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                self._redis_down(exc)
+                if self.shutdown and self._redis_failures > 5:
+                    raise
+
+
+def _raise_term(signum: int, frame: Any) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise TermException("SIGTERM")
