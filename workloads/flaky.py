@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -31,23 +32,22 @@ class Flaky(Workload):
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
         self.path = Path(ctx.run_dir) / FILENAME
-        self._conn: sqlite3.Connection | None = None
-        self._pid = 0
+        self._local = threading.local()  # one connection per process and thread
 
     @property
     def conn(self) -> sqlite3.Connection:
         import os
 
-        if self._conn is None or self._pid != os.getpid():
-            self._conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA busy_timeout=30000")
-            self._conn.execute(
+        if getattr(self._local, "pid", None) != os.getpid():
+            self._local.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self._local.conn.execute("PRAGMA journal_mode=WAL")
+            self._local.conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn.execute(
                 "CREATE TABLE IF NOT EXISTS attempts (key TEXT PRIMARY KEY, attempts INTEGER, "
                 "succeeded INTEGER DEFAULT 0)"
             )
-            self._pid = os.getpid()
-        return self._conn
+            self._local.pid = os.getpid()
+        return self._local.conn  # type: ignore[no-any-return]
 
     def setup(self) -> None:
         self.conn.execute("DELETE FROM attempts")

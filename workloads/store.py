@@ -8,6 +8,7 @@ timeout instead of failing on a locked database.
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,8 +47,7 @@ class Snippet:
 class SnippetStore:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self._conn: sqlite3.Connection | None = None
-        self._pid = 0
+        self._local = threading.local()  # one connection per process and thread
 
     @classmethod
     def in_run_dir(cls, run_dir: Path | str) -> SnippetStore:
@@ -57,15 +57,15 @@ class SnippetStore:
     def conn(self) -> sqlite3.Connection:
         import os
 
-        if self._conn is None or self._pid != os.getpid():  # never share a connection across fork
+        if getattr(self._local, "pid", None) != os.getpid():  # never share a connection across fork
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA busy_timeout=30000")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute(SCHEMA)
-            self._pid = os.getpid()
-        return self._conn
+            self._local.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self._local.conn.execute("PRAGMA journal_mode=WAL")
+            self._local.conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn.execute(SCHEMA)
+            self._local.pid = os.getpid()
+        return self._local.conn  # type: ignore[no-any-return]
 
     def fill(self, size: int, seed: int = 1) -> None:
         """Fill with `size` snippets from the seeded corpus (replacing what was there)."""
@@ -114,6 +114,8 @@ class SnippetStore:
         return [r[0] for r in self.conn.execute("SELECT DISTINCT language FROM snippets")]
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        import os
+
+        if getattr(self._local, "pid", None) == os.getpid():
+            self._local.conn.close()
+            self._local.pid = None
