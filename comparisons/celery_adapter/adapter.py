@@ -1,0 +1,271 @@
+"""CelerySystem: the real Celery, driven through the System contract.
+
+Workers are real `celery -A comparisons.celery_adapter.app worker` processes. Named configs:
+
+    default    prefork pool, concurrency 2 (a parent and 2 forked children)
+    threads    threads pool, concurrency 10
+    solo       solo pool: tasks run in the worker process itself, one at a time
+    acks_late  prefork -c 2 with task_acks_late + task_reject_on_worker_lost: a message is
+               acknowledged after the task, so a worker killed mid-task leaves it to be redelivered
+    rabbitmq   prefork -c 2 on an AMQP broker: QUEUEBENCH_AMQP_URL, or the local RabbitMQ on
+               127.0.0.1:5672 if it answers; otherwise ConfigUnavailable says why
+
+The broker is the same Redis as every other system (its URL reaches the workers through the
+environment). Tasks are sent by name with the harness job id as task id; a delay is Celery's
+countdown; the retry policy travels in the job (see app.py). Results are ignored.
+
+What Celery can tell about jobs not completed (registries): countdown tasks, read from the
+broker's own data on Redis (queue lists and the `unacked` hash, see messages.py) or asked of
+the workers (inspect().scheduled()) on AMQP; a retry is a countdown message whose retries
+header is above 0 (Redis only). Celery keeps no list of failed or dead tasks without a result
+backend, so those are reported as unsupported, not made up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import redis
+from celery import Celery
+from kombu import Connection
+
+from comparisons.base import (
+    ConfigUnavailable,
+    JobSpec,
+    Registries,
+    RetryPolicy,
+    System,
+    SystemConfig,
+    WorkerGroup,
+)
+from comparisons.celery_adapter import messages
+from comparisons.celery_adapter.app import ENV_BROKER, ENV_OPTIONS, READY_DIR, TASK_NAME, make_app
+from workloads import registry as workload_registry
+
+QUEUES = ("high", "default", "low")
+START_TIMEOUT = 60.0
+ENV_AMQP_URL = "QUEUEBENCH_AMQP_URL"
+LOCAL_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
+
+
+def _config(name: str, pool: str, concurrency: int, **options: Any) -> SystemConfig:
+    base = {"pool": pool, "queues": list(QUEUES), "broker": "redis", "acks_late": False,
+            "reject_on_worker_lost": False, "prefetch_multiplier": 4, "loglevel": "WARNING"}
+    return SystemConfig(name=name, processes=1, concurrency=concurrency,
+                        options={**base, **options})
+
+
+def amqp_url() -> str:
+    return os.environ.get(ENV_AMQP_URL) or LOCAL_AMQP_URL
+
+
+def retry_kwarg(policy: RetryPolicy | None) -> dict[str, Any] | None:
+    """The contract's retry policy as the JSON the task reads (app.ProbeTask)."""
+    if policy is None or policy.max_retries <= 0:
+        return None
+    return {"max_retries": policy.max_retries, "delay_s": policy.delay_s,
+            "backoff": policy.backoff}
+
+
+def celery_cli() -> str:
+    """The `celery` console script of this Python (not whatever is first on PATH)."""
+    beside = Path(sys.executable).with_name("celery")
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("celery")
+    if not found:
+        raise FileNotFoundError("the `celery` command is not installed: pip install celery")
+    return found
+
+
+class CelerySystem(System):
+    name = "celery"
+    title = "Celery (real library): prefork / threads / solo pools"
+    requires = "celery"
+    configs = {
+        "default": _config("default", "prefork", 2),
+        "threads": _config("threads", "threads", 10),
+        "solo": _config("solo", "solo", 1),
+        "acks_late": _config("acks_late", "prefork", 2, acks_late=True,
+                             reject_on_worker_lost=True),
+        "rabbitmq": _config("rabbitmq", "prefork", 2, broker="amqp"),
+    }
+    supports = frozenset({"retries", "delay"})
+
+    def __init__(self, redis_url: str, run_dir: Path | str, config: SystemConfig | str = "default"):
+        super().__init__(redis_url, run_dir, config)
+        self.check_config(self.config)
+        options = self.config.options
+        self.amqp = options.get("broker") == "amqp"
+        self.broker_url = amqp_url() if self.amqp else redis_url
+        # On a shared RabbitMQ the queues get a per-instance prefix (the Redis database is ours).
+        prefix = f"queuebench.{uuid.uuid4().hex[:8]}." if self.amqp else ""
+        self.queue_names = {name: prefix + name for name in options.get("queues", QUEUES)}
+        self.app_options = {k: options[k] for k in
+                            ("acks_late", "reject_on_worker_lost", "prefetch_multiplier")}
+        self.app: Celery = make_app(self.broker_url, self.app_options)
+        self.redis = None if self.amqp else redis.Redis.from_url(redis_url)
+
+    @classmethod
+    def check_config(cls, config: SystemConfig) -> None:
+        if config.options.get("broker") != "amqp":
+            return
+        url = amqp_url()
+        try:
+            with Connection(url, connect_timeout=2) as conn:
+                conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0,
+                                       timeout=3)
+        except Exception as exc:  # any failure to reach the broker means "not here"
+            where = ENV_AMQP_URL if os.environ.get(ENV_AMQP_URL) else "the local RabbitMQ"
+            raise ConfigUnavailable(
+                f"celery config {config.name!r} needs an AMQP broker; {where} "
+                f"({url.split('@')[-1]}) did not answer: {type(exc).__name__}: {exc}. "
+                f"Set {ENV_AMQP_URL} to a RabbitMQ URL."
+            ) from exc
+
+    # -- workers ---------------------------------------------------------------------------
+
+    def worker_env(self) -> dict[str, str]:
+        env = super().worker_env()
+        env[ENV_BROKER] = self.broker_url
+        env[ENV_OPTIONS] = json.dumps(self.app_options)
+        return env
+
+    def start(self, workload: str) -> WorkerGroup:
+        workload_registry.get(workload)  # unknown name: error listing the valid ones, now
+        options = self.config.options
+        tag = uuid.uuid4().hex[:8]
+        processes = []
+        for i in range(self.config.processes):
+            argv = [celery_cli(), "-A", "comparisons.celery_adapter.app", "worker",
+                    "--pool", options["pool"], "--concurrency", str(self.config.concurrency),
+                    "--queues", ",".join(self.queue_names.values()),
+                    "--hostname", f"qb-{tag}-{i}@%h", "--loglevel", options["loglevel"]]
+            processes.append(self.spawn(argv, f"celery-worker-{i}"))
+        group = WorkerGroup(processes, self.name, self.config)
+        try:
+            self._wait_ready(group)
+        except BaseException:
+            self.stop(group, graceful=False)
+            raise
+        return group
+
+    def _wait_ready(self, group: WorkerGroup) -> None:
+        """Return once each worker has sent worker_ready (app.py leaves a file per pid)."""
+        ready = self.run_dir / READY_DIR
+        deadline = time.monotonic() + START_TIMEOUT
+        while not all((ready / str(pid)).exists() for pid in group.pids):
+            for i, proc in enumerate(group.processes):
+                if proc.poll() is not None:
+                    raise RuntimeError(
+                        f"celery worker {i} exited at start-up with code {proc.returncode}: "
+                        f"{self._log_tail(f'celery-worker-{i}')}"
+                    )
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"celery workers were not ready within {START_TIMEOUT:.0f} s")
+            time.sleep(0.05)
+
+    def _log_tail(self, log_name: str) -> str:
+        path = self.run_dir / "logs" / f"{log_name}.log"
+        return path.read_text(errors="replace")[-800:].strip() if path.exists() else "(no log)"
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def _queue(self, name: str) -> str:
+        if name not in self.queue_names:
+            raise ValueError(
+                f"celery workers here consume queues {', '.join(self.queue_names)}; "
+                f"a job for queue {name!r} would never run"
+            )
+        return self.queue_names[name]
+
+    def _send(self, job: JobSpec, producer: Any = None) -> None:
+        retry = retry_kwarg(job.retry)
+        self.app.send_task(
+            TASK_NAME,
+            args=job.probe_args(),
+            kwargs={"retry": retry} if retry else {},
+            queue=self._queue(job.queue),
+            countdown=job.delay_s if job.delay_s > 0 else None,
+            task_id=job.job_id,
+            producer=producer,
+        )
+
+    def enqueue(self, job: JobSpec) -> None:
+        self._send(job)
+
+    def enqueue_many(self, jobs: Iterable[JobSpec]) -> None:
+        """One producer (one connection) for the whole batch."""
+        with self.app.producer_or_acquire() as producer:
+            for job in jobs:
+                self._send(job, producer)
+
+    def pending(self) -> int:
+        """Messages not started: on Redis, those in the queue lists plus those a worker holds
+        unacknowledged and not counting down (prefetched; with acks_late also the few running);
+        on AMQP, the broker's ready count (RabbitMQ does not count prefetched messages)."""
+        if self.redis is None:
+            return self._amqp_ready()
+        now = messages.now()
+        held = [h for h in messages.unacked(self.redis) if not h.waiting(now)]
+        return messages.queued(self.redis, list(self.queue_names.values())) + len(held)
+
+    def _amqp_ready(self) -> int:
+        total = 0
+        with self.app.connection_for_write() as conn:
+            for queue in self.queue_names.values():
+                channel = conn.channel()
+                try:
+                    total += channel.queue_declare(queue, passive=True).message_count
+                except Exception:  # the queue does not exist yet: nothing in it
+                    pass
+                finally:
+                    try:
+                        channel.close()
+                    except Exception:
+                        pass
+        return total
+
+    def registries(self) -> Registries:
+        if self.redis is None:
+            return self._amqp_registries()
+        out = Registries(unsupported=["failed", "dead"])
+        now = messages.now()
+        queues = list(self.queue_names.values())
+        for held in [*messages.unacked(self.redis), *messages.in_queues(self.redis, queues)]:
+            if held.waiting(now):
+                (out.retry if held.retries > 0 else out.scheduled).append(held.job_id)
+        return out
+
+    def _amqp_registries(self) -> Registries:
+        out = Registries(unsupported=["failed", "retry", "dead"])
+        replies = self.app.control.inspect(timeout=1.0).scheduled() or {}
+        for entries in replies.values():
+            out.scheduled.extend(entry["request"]["id"] for entry in entries)
+        return out
+
+    def close(self) -> None:
+        if self.amqp:
+            self._delete_amqp_queues()
+        if self.redis is not None:
+            self.redis.close()
+        self.app.close()
+
+    def _delete_amqp_queues(self) -> None:
+        """Our prefixed queues on the shared broker go when we do."""
+        try:
+            with self.app.connection_for_write() as conn:
+                channel = conn.channel()
+                for queue in self.queue_names.values():
+                    channel.queue_delete(queue)
+                channel.close()
+        except Exception:  # best effort: the broker may be gone already
+            pass
