@@ -1,0 +1,173 @@
+"""One processor thread: fetch a job, run it, acknowledge it, repeat until told to stop.
+
+    run:      until done: work = fetch(); process(work)
+    process:  parse JSON (invalid -> dead set) -> resolve the class (unknown -> retry rules)
+              -> a NEW instance per execution -> server middleware -> perform(*args)
+              -> on an exception, the retry rules (retry.py) -> acknowledge
+
+Each processor owns one Redis connection from the pool for its whole life: the blocking fetch
+and the acknowledgement go straight down it, with no pool round trip per job. What it is doing
+right now (`current`) and its counters are plain attributes that only this thread writes; the
+heartbeat reads them, so the job path never touches Redis for bookkeeping.
+
+Redis gone: the fetch fails, we log once, drop the connection, wait a second and try again;
+redis-py reconnects on the next command.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import redis
+
+from comparisons.sidekiq_clone import keys
+from comparisons.sidekiq_clone.api import DeadSet
+from comparisons.sidekiq_clone.fetch import BasicFetch, UnitOfWork
+from comparisons.sidekiq_clone.middleware import Chain
+from comparisons.sidekiq_clone.retry import JobRetry
+from comparisons.sidekiq_clone.worker import constantize
+
+if TYPE_CHECKING:
+    from comparisons.sidekiq_clone.manager import Manager
+
+log = logging.getLogger("sidekiq_clone")
+
+
+class Shutdown(BaseException):  # noqa: N818 - the name Sidekiq uses
+    """Raised inside a processor thread whose job outlived the shutdown timeout."""
+
+
+class Processor:
+    def __init__(self, manager: Manager, fetch: BasicFetch, pool: redis.ConnectionPool,
+                 retrier: JobRetry, middleware: Chain, index: int) -> None:
+        self.manager = manager
+        self.fetch = fetch
+        self.pool = pool
+        self.retrier = retrier
+        self.middleware = middleware
+        self.done = False
+        self.current: tuple[str, str, float] | None = None  # (queue, payload, run_at)
+        self.work: UnitOfWork | None = None
+        self.processed = 0
+        self.failed = 0
+        self.thread = threading.Thread(target=self.run, name=f"processor-{index}", daemon=True)
+        self._down_since: float | None = None
+
+    @property
+    def tid(self) -> str:
+        """A short thread id for the work hash, base 36 like Sidekiq's."""
+        n, digits = self.thread.ident or 0, "0123456789abcdefghijklmnopqrstuvwxyz"
+        out = ""
+        while n:
+            n, r = divmod(n, 36)
+            out = digits[r] + out
+        return out or "0"
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def terminate(self) -> None:
+        """Finish the current job (if any) and stop fetching."""
+        self.done = True
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def run(self) -> None:
+        conn = self.pool.get_connection()
+        try:
+            while not self.done:
+                work = self._get_one(conn)
+                if work is None:
+                    continue
+                if self.done:  # quieted while we waited: give it straight back
+                    self.fetch.bulk_requeue([work])
+                    break
+                self.process(conn, work)
+            self.manager.processor_stopped(self)
+        except Shutdown:
+            self.manager.processor_stopped(self)
+        except BaseException as exc:
+            self.manager.processor_died(self, exc)
+        finally:
+            self.pool.release(conn)
+
+    def _get_one(self, conn: Any) -> UnitOfWork | None:
+        try:
+            work = self.fetch.retrieve_work(conn)
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            if self._down_since is None:
+                self._down_since = time.monotonic()
+                log.error("Error fetching job: %s (retrying every second)", exc)
+            conn.disconnect()
+            time.sleep(1)
+            return None
+        if self._down_since is not None:
+            log.info("Redis is online, %.1f sec downtime", time.monotonic() - self._down_since)
+            self._down_since = None
+        return work
+
+    # -- one job ---------------------------------------------------------------------------
+
+    def process(self, conn: Any, work: UnitOfWork) -> None:
+        jobstr = work.job
+        try:
+            job = keys.loads(jobstr)
+            if not isinstance(job, dict) or not isinstance(job.get("args", []), list):
+                raise ValueError("a job must be a JSON object with an 'args' array")
+        except ValueError as exc:
+            log.error("Invalid JSON for job, moved to the dead set: %s: %.200s", exc, jobstr)
+            DeadSet(self.retrier.redis).kill(jobstr)
+            self.fetch.acknowledge(conn, work)
+            return
+
+        self.work = work
+        self.current = (work.queue_name, jobstr, time.time())
+        ack = False
+        try:
+            self.dispatch(job, work.queue_name, jobstr)
+            ack = True
+        except Shutdown:
+            self.failed += 1
+            raise  # not acknowledged: the manager pushed it back
+        except JobFailed:
+            self.failed += 1
+            ack = True
+        except Exception:
+            self.failed += 1  # the retry machinery itself failed (e.g. Redis down): no ack
+            log.exception("Internal exception while handling %s", job.get("jid"))
+        finally:
+            self.current = None
+            self.work = None
+            self.processed += 1
+        if ack:
+            self.fetch.acknowledge(conn, work)
+
+    def dispatch(self, job: dict[str, Any], queue: str, jobstr: str) -> None:
+        """Run the job; on failure apply the retry rules and raise JobFailed."""
+        try:
+            worker = constantize(job["class"])()
+            worker.jid = job.get("jid")
+            worker.job = job
+        except Exception as exc:  # before there is a worker: the "global" retry handler
+            self.retrier.handle(None, jobstr, queue, exc)
+            log.error("%s %s failed: %s: %s", job.get("class"), job.get("jid"),
+                      type(exc).__name__, exc)
+            raise JobFailed from exc
+        args = job["args"]
+        try:
+            if self.middleware:
+                self.middleware.invoke(worker, job, queue, final=lambda: worker.perform(*args))
+            else:
+                worker.perform(*args)
+        except Exception as exc:
+            self.retrier.handle(worker, jobstr, queue, exc)
+            log.warning("%s %s failed: %s: %s", job.get("class"), job.get("jid"),
+                        type(exc).__name__, exc)
+            raise JobFailed from exc
+
+
+class JobFailed(Exception):
+    """The job raised and the retry rules have dealt with it: acknowledge it."""
