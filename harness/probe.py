@@ -23,7 +23,7 @@ ENV_RUN_DIR = "QUEUEBENCH_RUN_DIR"
 RECORDS = "records"
 
 _fd: int | None = None
-_fd_pid: int | None = None
+_fd_key: tuple[int, str] | None = None  # (pid, run dir) the descriptor was opened for
 
 
 def records_dir(run_dir: Path | str) -> Path:
@@ -31,17 +31,20 @@ def records_dir(run_dir: Path | str) -> Path:
 
 
 def _descriptor() -> int:
-    """The append-only record file of this process, opened on first use (again after fork)."""
-    global _fd, _fd_pid
-    pid = os.getpid()
-    if _fd is None or _fd_pid != pid:
-        run_dir = os.environ.get(ENV_RUN_DIR)
+    """The append-only record file of this process, opened on first use (again after fork, and
+    when the run directory changes in a process that outlives one run)."""
+    global _fd, _fd_key
+    key = (os.getpid(), os.environ.get(ENV_RUN_DIR, ""))
+    if _fd is None or _fd_key != key:
+        pid, run_dir = key
         if not run_dir:
             raise RuntimeError(f"{ENV_RUN_DIR} is not set: the worker does not know its run directory")
+        if _fd is not None and _fd_key is not None and _fd_key[0] == pid:
+            os.close(_fd)  # ours, opened for the previous run directory
         directory = records_dir(run_dir)
         directory.mkdir(parents=True, exist_ok=True)
         _fd = os.open(directory / f"{pid}.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        _fd_pid = pid
+        _fd_key = key
     return _fd
 
 
