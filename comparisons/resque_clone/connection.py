@@ -55,9 +55,9 @@ class Connection:
         return Connection(fresh, self.keys.namespace)
 
     def reconnect(self) -> None:
-        """Drop the inherited socket without closing it for the parent, and use a new one."""
-        self.redis.connection_pool.reset()  # forget the parent's connections (do not close them)
-        self.redis = self.clone().redis
+        """After fork: forget the parent's sockets (without closing them under the parent); the
+        next command opens this process's own connection."""
+        self.redis.connection_pool.reset()
 
     def server_time(self) -> float:
         seconds, micros = self.redis.time()

@@ -2,7 +2,8 @@
 
     delayed_queue_schedule   ZSET  ts -> ts             (which seconds have jobs)
     delayed:<ts>             LIST  {"class","args","queue"} items due at ts
-    timestamps:<item json>   SET   delayed:<ts> keys    (find an item to remove it)
+    timestamps:<item json>   SET   "delayed:<ts>" names, without the namespace (as
+                                   redis-namespace leaves values alone): where an item waits
 
 Times are whole seconds, so a delayed job is never more precise than one second plus the
 scheduler's poll interval: the price of a layout that needs no Lua and no locks.
@@ -22,7 +23,7 @@ def push(conn: Connection, timestamp: float, item: dict[str, Any]) -> None:
     k = conn.keys
     with conn.redis.pipeline(transaction=True) as pipe:
         pipe.rpush(k.delayed(ts), encoded)
-        pipe.sadd(k.timestamps(encoded), k.delayed(ts))
+        pipe.sadd(k.timestamps(encoded), f"delayed:{ts}")
         pipe.zadd(k.delayed_schedule, {str(ts): ts})
         pipe.execute()
 
@@ -40,7 +41,7 @@ def pop_item(conn: Connection, timestamp: int) -> dict[str, Any] | None:
     if raw is None:
         clean_up(conn, timestamp)
         return None
-    conn.redis.srem(k.timestamps(raw.decode()), k.delayed(timestamp))
+    conn.redis.srem(k.timestamps(raw.decode()), f"delayed:{timestamp}")
     return keys.decode(raw)  # type: ignore[no-any-return]
 
 
@@ -68,9 +69,9 @@ def remove(conn: Connection, item: dict[str, Any]) -> int:
     k = conn.keys
     encoded = keys.encode(item)
     removed = 0
-    for key in conn.redis.smembers(k.timestamps(encoded)):
-        removed += int(conn.redis.lrem(key, 0, encoded))
-        ts = int(key.decode().rsplit(":", 1)[1])
+    for name in conn.redis.smembers(k.timestamps(encoded)):
+        ts = int(name.decode().rsplit(":", 1)[1])
+        removed += int(conn.redis.lrem(k.delayed(ts), 0, encoded))
         clean_up(conn, ts)
     conn.redis.delete(k.timestamps(encoded))
     return removed

@@ -60,4 +60,24 @@ def preload_workload() -> None:
     if name:
         from workloads import registry
 
-        registry.get(name)  # import the workload's modules (pygments...) once, before forking
+        registry.for_worker(name)  # import and build the workload once, before forking
+        if os.environ.get(probe.ENV_RUN_DIR):
+            probe._descriptor()  # open this worker's record file once; children append to it
+
+
+@worker_hook("after_fork")
+def adopt_parent_state(job: Any) -> None:
+    """Give the child what the parent prepared, instead of rebuilding it for every job: the
+    workload object (workloads are fork-safe: they reopen their connections per pid) and the
+    parent's append-only record file (each record is one O_APPEND write, so processes sharing
+    the file never interleave; records carry their own pid). Without this, every forked child
+    would read the workload options and create a record file: instrumentation cost, not Resque's."""
+    name = os.environ.get(ENV_PRELOAD)
+    parent = os.getppid()
+    from workloads import registry
+
+    cached = getattr(registry, "_cache", None)
+    if name and isinstance(cached, dict) and (parent, name) in cached:
+        cached[(os.getpid(), name)] = cached[(parent, name)]
+    if getattr(probe, "_fd", None) is not None and getattr(probe, "_fd_pid", None) == parent:
+        probe._fd_pid = os.getpid()

@@ -22,6 +22,7 @@ the child (without fork: the job is interrupted); USR1 kill the child, keep work
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import os
 import select
@@ -41,6 +42,7 @@ from comparisons.resque_clone.scheduler import SchedulerThread
 
 log = logging.getLogger("resque_clone.worker")
 PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL("libc.so.6", use_errno=True)
 
 
 class Worker:
@@ -174,8 +176,8 @@ class Worker:
     def _child_main(self, job: Job) -> None:
         code = 0
         try:
-            libc = ctypes.CDLL("libc.so.6", use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # never outlive the worker
+            gc.freeze()  # the inherited heap is never traversed by this child's GC: fewer page copies
+            _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # never outlive the worker
             signal.signal(signal.SIGTERM, _raise_term)
             for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
                 signal.signal(sig, signal.SIG_IGN)  # the parent decides; it may KILL us
