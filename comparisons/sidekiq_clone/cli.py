@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     read_fd, write_fd = os.pipe()
 
     def handler(signum: int, _frame: Any) -> None:
-        os.write(write_fd, signal.Signals(signum).name.encode() + b"\n")
+        os.write(write_fd, signal.Signals(signum).name.removeprefix("SIG").encode() + b"\n")
 
     for name in HANDLED_SIGNALS:
         signal.signal(getattr(signal, "SIG" + name), handler)

@@ -101,7 +101,8 @@ class JobRetry:
         job = keys.loads(jobstr)
         if job.get("retry") is None and worker is not None:
             job["retry"] = type(worker).get_sidekiq_options().get("retry", True)
-        if not job.get("retry"):
+        retry = job.get("retry")
+        if retry is None or retry is False:  # as in Ruby, 0 is a number of retries, not false
             self._death_handlers(job, exc)
             return
         self.attempt_retry(worker, job, queue, exc)

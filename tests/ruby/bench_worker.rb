@@ -1,0 +1,21 @@
+# No-op and latency workers for comparisons/sidekiq_clone/bench.py, run by real Sidekiq:
+#   REDIS_URL=redis://127.0.0.1:PORT/0 sidekiq -r ./tests/ruby/bench_worker.rb -c 10 -q bench
+# The Python clone's bench defines classes with the same names.
+require "sidekiq"
+
+class BenchNoop
+  include Sidekiq::Worker
+
+  def perform(*_args)
+  end
+end
+
+class BenchLatency
+  include Sidekiq::Worker
+
+  # Enqueue-to-start latency in ns: wall clock now minus the stamp the bench pushed.
+  def perform(pushed_ns)
+    started = Process.clock_gettime(Process::CLOCK_REALTIME, :nanosecond)
+    Sidekiq.redis { |conn| conn.rpush("bench:lat", (started - pushed_ns).to_s) }
+  end
+end
