@@ -262,8 +262,8 @@ class WorkerProcess:
         self.log.close()
 
 
-@pytest.fixture
-def resque_worker(redis_url: str, run_dir: Path, redis_client: Any) -> Iterator[Callable[..., WorkerProcess]]:
+@pytest.fixture(name="resque_worker")
+def resque_worker_fixture(redis_url: str, run_dir: Path, redis_client: Any) -> Iterator[Callable[..., WorkerProcess]]:
     """Factory: start a worker with the given CLI args; it is stopped (and its children) at the
     end of the test, passed or failed. By default waits until the worker registered."""
     started: list[WorkerProcess] = []

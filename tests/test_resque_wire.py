@@ -8,8 +8,15 @@ import socket
 import time
 
 import pytest
-from resque_jobs import Boom, Echo, Guarded, Renamed, Sleeper, wait_for
-from resque_jobs import resque_worker as _resque_worker  # noqa: F401 - the fixture
+from resque_jobs import (
+    Boom,
+    Echo,
+    Guarded,
+    Renamed,
+    Sleeper,
+    resque_worker_fixture,  # noqa: F401 - provides the resque_worker fixture
+    wait_for,
+)
 
 from comparisons.resque_clone import Resque
 from comparisons.resque_clone.keys import Keys, NonJsonArgument, retry_identifier
