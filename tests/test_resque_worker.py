@@ -1,0 +1,200 @@
+"""The worker loop: queue order, fork and no-fork, hooks, bad payloads, settings, Redis outages."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from resque_jobs import (
+    ROOT,
+    Crasher,
+    Echo,
+    Hooked,
+    Skipper,
+    events,
+    resque_worker_fixture,  # noqa: F401 - provides the resque_worker fixture
+    wait_for,
+)
+
+from comparisons.resque_clone import Resque
+from harness.redis_server import EmbeddedRedis
+
+
+@pytest.fixture
+def resque(redis_url):
+    client = Resque(redis_url)
+    yield client
+    client.conn.close()
+
+
+def drain(resque_worker, *args, env=None):
+    """Run a worker with INTERVAL 0: it works until the queues are empty, then exits."""
+    worker = resque_worker(*args, "--interval", "0", env=env, wait=False)
+    assert worker.wait(timeout=30) == 0, worker.output()
+    return worker
+
+
+def echoed(run_dir):
+    return [e["args"][0] for e in events(run_dir, "echo")]
+
+
+def test_queues_are_checked_in_the_order_given(resque, resque_worker, run_dir):
+    for i in range(3):
+        resque.enqueue_to("low", Echo, f"low{i}")
+        resque.enqueue_to("high", Echo, f"high{i}")
+    drain(resque_worker, "--queue", "high,low")
+    assert echoed(run_dir) == ["high0", "high1", "high2", "low0", "low1", "low2"]
+
+
+def test_star_is_every_queue_alphabetically_and_bang_excludes(resque, resque_worker, run_dir):
+    for q in ("c", "a", "b", "skip"):
+        resque.enqueue_to(q, Echo, q)
+    drain(resque_worker, "--queue", "*,!skip")
+    assert echoed(run_dir) == ["a", "b", "c"]
+    assert resque.size("skip") == 1
+
+
+def test_named_queue_first_then_the_rest(resque, resque_worker, run_dir):
+    for q in ("a", "critical", "b"):
+        resque.enqueue_to(q, Echo, q)
+    drain(resque_worker, "--queue", "critical,*")
+    assert echoed(run_dir) == ["critical", "a", "b"]
+
+
+def test_fork_per_job_runs_each_job_in_a_new_child(resque, resque_worker, run_dir):
+    for i in range(3):
+        resque.enqueue(Echo, i)
+    worker = drain(resque_worker, "--queue", "default")
+    pids = [e["pid"] for e in events(run_dir, "echo")]
+    assert len(set(pids)) == 3 and worker.pid not in pids
+    assert [e["pid"] for e in events(run_dir, "before_fork")] == [worker.pid] * 3
+    assert [e["pid"] for e in events(run_dir, "after_fork")] == pids
+    assert [e["pid"] for e in events(run_dir, "before_first_fork")] == [worker.pid]
+
+
+@pytest.mark.parametrize("how", [["--no-fork"], "env"])
+def test_no_fork_runs_jobs_in_the_worker(resque, resque_worker, run_dir, how):
+    for i in range(3):
+        resque.enqueue(Echo, i)
+    if how == "env":
+        worker = drain(resque_worker, "--queue", "default", env={"FORK_PER_JOB": "false"})
+    else:
+        worker = drain(resque_worker, "--queue", "default", *how)
+    assert [e["pid"] for e in events(run_dir, "echo")] == [worker.pid] * 3
+    assert events(run_dir, "before_fork") == []
+
+
+def test_queue_and_interval_come_from_the_environment(resque, resque_worker, run_dir):
+    resque.enqueue_to("envq", Echo, "from-env")
+    resque.enqueue_to("other", Echo, "not-mine")
+    worker = resque_worker(env={"QUEUE": "envq", "INTERVAL": "0"}, wait=False)
+    assert worker.wait(timeout=30) == 0, worker.output()
+    assert echoed(run_dir) == ["from-env"] and resque.size("other") == 1
+
+
+def test_job_hooks_run_in_name_order_around_perform(resque, resque_worker, run_dir):
+    resque.enqueue(Hooked, False)
+    drain(resque_worker, "--queue", "default")
+    names = [e["event"] for e in events(run_dir) if e["event"] not in ("before_fork", "after_fork", "before_first_fork")]
+    assert names == ["before_perform_a", "before_perform_b", "around_enter", "perform", "around_exit",
+                     "after_perform_a"]
+
+
+def test_failure_runs_on_failure_hooks_and_skips_after_perform(resque, resque_worker, run_dir, redis_client):
+    resque.enqueue(Hooked, True)
+    drain(resque_worker, "--queue", "default")
+    names = [e["event"] for e in events(run_dir)]
+    assert "after_perform_a" not in names and "around_exit" not in names
+    [hook] = events(run_dir, "on_failure_a")
+    assert hook["error"] == "hooked failure" and hook["args"] == [True]
+    assert redis_client.llen("resque:failed") == 1
+
+
+def test_dont_perform_skips_the_job_without_a_failure(resque, resque_worker, run_dir, redis_client):
+    resque.enqueue(Skipper)
+    drain(resque_worker, "--queue", "default")
+    assert events(run_dir, "skipper-performed") == []
+    assert redis_client.llen("resque:failed") == 0
+    assert redis_client.get("resque:stat:processed") == b"1"
+
+
+@pytest.mark.parametrize("fork", ["--fork", "--no-fork"])
+def test_bad_payloads_become_failures_and_the_worker_keeps_running(resque, resque_worker, run_dir,
+                                                                   redis_client, fork):
+    redis_client.sadd("resque:queues", "default")
+    redis_client.rpush("resque:queue:default", b"{not json", b'{"class":"NoSuchJob","args":[1]}',
+                       b'{"class":"Echo","args":{"a":1}}')
+    worker = resque_worker("--queue", "default", "--interval", "0.05", fork)
+    resque.enqueue(Echo, "after")
+    wait_for(lambda: echoed(run_dir) == ["after"], what="the good job after the bad ones")
+    assert worker.proc.poll() is None
+    records = [json.loads(r) for r in redis_client.lrange("resque:failed", 0, -1)]
+    assert [r["exception"] for r in records] == ["InvalidPayload", "JobClassNotFound", "InvalidPayload"]
+    assert records[0]["payload"] == "{not json" and "not valid JSON" in records[0]["error"]
+    assert "has not loaded job class 'NoSuchJob'" in records[1]["error"]
+    assert "restart the worker after new job code is added" in records[1]["error"]
+    assert '"args" must be a JSON array' in records[2]["error"]
+    assert redis_client.get("resque:stat:failed") == b"3"
+
+
+def test_a_child_killed_by_a_signal_is_a_dirty_exit(resque, resque_worker, run_dir, redis_client):
+    resque.enqueue(Crasher)
+    resque.enqueue(Echo, "next")
+    drain(resque_worker, "--queue", "default")
+    [record] = [json.loads(r) for r in redis_client.lrange("resque:failed", 0, -1)]
+    assert record["exception"] == "DirtyExit" and "SIGKILL" in record["error"]
+    assert echoed(run_dir) == ["next"]
+
+
+def test_worker_rides_out_a_redis_outage(run_dir, resque_worker, monkeypatch):
+    with EmbeddedRedis() as server:
+        port = server.port
+        worker = resque_worker("--queue", "default", "--interval", "0.05", redis=server.url,
+                               wait=False)
+        client = Resque(server.url)
+        wait_for(lambda: client.workers(), what="registration")
+    # the server is gone: the worker logs and retries instead of dying
+    wait_for(lambda: "Redis unavailable" in worker.output(), what="the outage to be noticed")
+    assert worker.proc.poll() is None
+    # redis-server binds with SO_REUSEADDR, so the same port is usable again at once; the
+    # launcher's own pre-check does not set it and would see the old connections in TIME_WAIT
+    monkeypatch.setattr("harness.redis_server.port_is_free", lambda port: True)
+    with EmbeddedRedis(port=port) as again:
+        client = Resque(again.url)
+        client.enqueue(Echo, "back")
+        wait_for(lambda: echoed(run_dir) == ["back"], timeout=20, what="a job after reconnecting")
+        assert worker.proc.poll() is None
+        client.conn.close()
+
+
+def run_cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "comparisons.resque_clone", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=30,
+                          env={"PATH": "/usr/bin:/bin", **(env or {})})
+
+
+def test_cli_refuses_a_worker_without_queues(redis_url):
+    out = run_cli("work", "--redis", redis_url)
+    assert out.returncode == 2 and "at least one queue" in out.stderr
+
+
+def test_cli_refuses_an_unknown_flag():
+    out = run_cli("work", "--bogus")
+    assert out.returncode == 2 and "unrecognized arguments: --bogus" in out.stderr
+
+
+def test_cli_reports_a_require_that_cannot_load(redis_url):
+    out = run_cli("work", "--redis", redis_url, "--queue", "*", "--require", "no.such.module")
+    assert out.returncode == 1 and "cannot load --require no.such.module" in out.stderr
+
+
+def test_cli_needs_a_redis_url():
+    out = run_cli("work", "--queue", "*")
+    assert out.returncode == 1 and "no Redis given" in out.stderr
+
+
+def test_cli_rejects_a_bad_interval(redis_url):
+    out = run_cli("work", "--redis", redis_url, "--queue", "*", env={"INTERVAL": "soon"})
+    assert out.returncode == 2 and "INTERVAL='soon' is not a number" in out.stderr
