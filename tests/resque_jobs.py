@@ -237,7 +237,7 @@ class WorkerProcess:
 
     def title(self) -> str:
         try:
-            return " ".join(psutil.Process(self.pid).cmdline())
+            return " ".join(part for part in psutil.Process(self.pid).cmdline() if part)
         except psutil.NoSuchProcess:
             return ""
 

@@ -1,0 +1,111 @@
+"""Signals with Resque's meanings, sent to real worker processes; and the process title."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+import pytest
+from resque_jobs import (
+    Echo,
+    Sleeper,
+    events,
+    resque_worker_fixture,  # noqa: F401 - provides the resque_worker fixture
+    wait_for,
+)
+
+from comparisons.resque_clone import Resque
+from comparisons.resque_clone.keys import VERSION
+
+
+@pytest.fixture
+def resque(redis_url):
+    client = Resque(redis_url)
+    yield client
+    client.conn.close()
+
+
+def started(run_dir, tag):
+    return wait_for(lambda: [e for e in events(run_dir, "sleep-start") if e["tag"] == tag],
+                    what=f"job {tag} to start")
+
+
+def ended(run_dir, tag):
+    return [e for e in events(run_dir, "sleep-end") if e["tag"] == tag]
+
+
+def failures(redis_client):
+    return [json.loads(r) for r in redis_client.lrange("resque:failed", 0, -1)]
+
+
+def test_quit_finishes_the_current_job_then_exits(resque, resque_worker, run_dir, redis_client):
+    worker = resque_worker("--queue", "default", "--interval", "0.1")
+    resque.enqueue(Sleeper, 0.6, "q")
+    resque.enqueue(Echo, "never")
+    started(run_dir, "q")
+    worker.signal(signal.SIGQUIT)
+    assert worker.wait(timeout=10) == 0
+    assert ended(run_dir, "q") and failures(redis_client) == []
+    assert resque.size("default") == 1  # the next job was not taken
+    assert redis_client.smembers("resque:workers") == set()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_term_and_int_kill_the_child_and_exit_now(resque, resque_worker, run_dir, redis_client, sig):
+    worker = resque_worker("--queue", "default", "--interval", "0.1")
+    resque.enqueue(Sleeper, 30, "t")
+    started(run_dir, "t")
+    t0 = time.monotonic()
+    worker.signal(sig)
+    assert worker.wait(timeout=10) == 0
+    assert time.monotonic() - t0 < 5
+    assert ended(run_dir, "t") == []
+    [record] = failures(redis_client)
+    assert record["exception"] == "DirtyExit" and "SIGKILL" in record["error"]
+    assert redis_client.smembers("resque:workers") == set()
+
+
+def test_term_without_fork_interrupts_the_job(resque, resque_worker, run_dir, redis_client):
+    worker = resque_worker("--queue", "default", "--interval", "0.1", "--no-fork")
+    resque.enqueue(Sleeper, 30, "nf")
+    started(run_dir, "nf")
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(timeout=10) == 0
+    [record] = failures(redis_client)
+    assert record["exception"] == "TermException" and record["payload"]["class"] == "Sleeper"
+
+
+def test_usr1_kills_the_child_and_keeps_working(resque, resque_worker, run_dir, redis_client):
+    worker = resque_worker("--queue", "default", "--interval", "0.05")
+    resque.enqueue(Sleeper, 30, "u")
+    resque.enqueue(Echo, "after-usr1")
+    started(run_dir, "u")
+    worker.signal(signal.SIGUSR1)
+    wait_for(lambda: [e for e in events(run_dir, "echo")], what="the next job")
+    assert worker.proc.poll() is None and ended(run_dir, "u") == []
+    assert [r["exception"] for r in failures(redis_client)] == ["DirtyExit"]
+
+
+def test_usr2_pauses_and_cont_resumes(resque, resque_worker, run_dir):
+    worker = resque_worker("--queue", "default", "--interval", "0.05")
+    worker.signal(signal.SIGUSR2)
+    wait_for(lambda: "Paused" in worker.title(), what="the Paused title")
+    resque.enqueue(Echo, "held")
+    time.sleep(0.5)  # ten poll intervals: a running worker would have taken it
+    assert events(run_dir, "echo") == [] and resque.size("default") == 1
+    worker.signal(signal.SIGCONT)
+    wait_for(lambda: events(run_dir, "echo"), what="the job after CONT")
+
+
+def test_process_title_shows_the_state(resque, resque_worker, run_dir):
+    worker = resque_worker("--queue", "default", "--interval", "0.05")
+    wait_for(lambda: worker.title() == f"resque-{VERSION}: Waiting for default", what="idle title")
+    resque.enqueue(Sleeper, 5, "title")
+    started(run_dir, "title")
+    wait_for(lambda: worker.title().startswith(f"resque-{VERSION}: Forked "), what="parent title")
+    [child] = worker.children()
+    from psutil import Process
+
+    assert Process(child).cmdline()[0].startswith(f"resque-{VERSION}: Processing default since ")
+    assert Process(child).cmdline()[0].endswith("[Sleeper]")
