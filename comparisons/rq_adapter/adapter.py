@@ -11,8 +11,12 @@ name with the harness job id as RQ's job id, so RQ's registries list harness ids
 Results are not kept (result_ttl=0); failed jobs stay in RQ's FailedJobRegistry.
 
 Mapping of the contract onto RQ's own features:
-- delay: Queue.enqueue_in, moved to the queue by RQ's scheduler (`rq worker --with-scheduler`),
-  which wakes once a second.
+- delay: Queue.enqueue_at, moved to the queue by RQ's scheduler (`rq worker --with-scheduler`),
+  which wakes once a second. RQ's ScheduledJobRegistry scores jobs in whole seconds, truncated,
+  so plain `enqueue_in(d)` can start a job up to a second *before* d has passed; the adapter
+  asks for the next whole second at or after the due time, so a job never starts early (it may
+  start up to about 2 s late, which the scheduled-accuracy figures show). Retries scheduled by
+  RQ itself keep RQ's truncation: a retry may start up to 1 s before its interval is over.
 - RetryPolicy: rq.Retry(max, interval=[...]). RQ counts intervals in whole seconds, so each
   planned delay is rounded up to a second; "native" means RQ's own default, no interval (the
   job goes straight back to its queue).
@@ -20,6 +24,8 @@ Mapping of the contract onto RQ's own features:
   (default: `--with-scheduler` when jobs that need it were enqueued before start, and a
   stand-alone RQScheduler process if such a job arrives after start), "always" or "never"
   (such jobs are then refused with an error, since they would never run).
+- preload (option, default on): the worker imports the job's code before it forks work horses
+  (`--config comparisons.rq_adapter.preload`), as RQ's performance notes advise.
 - priority: a worker listens to the queues in order (high, default, low) and always takes from
   the first non-empty one, RQ's strict priority.
 """
@@ -33,7 +39,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +58,7 @@ from comparisons.base import (
     WorkerGroup,
 )
 from comparisons.rq_adapter.jobs import META_RETRY_MAX
+from comparisons.rq_adapter.preload import ENV_WORKLOAD
 from workloads import registry as workload_registry
 
 JOB_FUNC = "comparisons.rq_adapter.jobs.run"
@@ -78,6 +85,11 @@ def rq_retry(policy: RetryPolicy | None) -> Retry | None:
 def needs_scheduler(job: JobSpec) -> bool:
     retry = rq_retry(job.retry)
     return job.delay_s > 0 or (retry is not None and any(retry.intervals))
+
+
+def due_at(delay_s: float) -> datetime:
+    """Now + delay, rounded up to a whole second (RQ's scheduler compares whole seconds)."""
+    return datetime.fromtimestamp(math.ceil(time.time() + delay_s), tz=UTC)
 
 
 def rq_cli() -> str:
@@ -132,7 +144,10 @@ class RQSystem(System):
                     "--logging_level", options.get("logging_level", "WARNING")]
             if with_scheduler:
                 argv.append("--with-scheduler")
-            processes.append(self.spawn([*argv, *self.queue_names], f"rq-worker-{i}"))
+            if options.get("preload", True):
+                argv += ["--config", "comparisons.rq_adapter.preload"]
+            env = {**self.worker_env(), ENV_WORKLOAD: workload}
+            processes.append(self.spawn([*argv, *self.queue_names], f"rq-worker-{i}", env))
         group = WorkerGroup(processes, self.name, self.config)
         try:
             self._wait_registered(group, names)
@@ -214,14 +229,14 @@ class RQSystem(System):
         kwargs = self._prepare(job)
         queue = self._queue(job.queue)
         if job.delay_s > 0:
-            kwargs["job_timeout"] = kwargs.pop("timeout")  # enqueue_in's name for it
-            queue.enqueue_in(timedelta(seconds=job.delay_s), JOB_FUNC, **kwargs)
+            kwargs["job_timeout"] = kwargs.pop("timeout")  # enqueue_at's name for it
+            queue.enqueue_at(due_at(job.delay_s), JOB_FUNC, **kwargs)
         else:
             queue.enqueue_call(JOB_FUNC, **kwargs)
 
     def enqueue_many(self, jobs: Iterable[JobSpec]) -> None:
         """Jobs due now go in with Queue.enqueue_many (one pipeline per queue); delayed ones
-        one by one through enqueue_in."""
+        one by one through enqueue_at."""
         by_queue: dict[str, list[Any]] = defaultdict(list)
         for job in jobs:
             if job.delay_s > 0:

@@ -1,0 +1,283 @@
+"""The System contract, checked the same way against every registered system with real workers.
+
+Each test is parametrized over comparisons.base.SYSTEMS. A system whose adapter cannot be
+imported yet (SystemUnavailable) is skipped with the reason, as is a config that needs something
+absent here (ConfigUnavailable). Jobs are few and delays short, so each system's run stays quick.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from comparisons.base import (
+    SYSTEMS,
+    ConfigUnavailable,
+    JobSpec,
+    NotSupported,
+    RetryPolicy,
+    System,
+    SystemUnavailable,
+    UnknownConfig,
+    UnknownSystem,
+    WorkerGroup,
+    get_system,
+    resolve,
+)
+from harness import probe
+from workloads.base import UnknownWorkload
+
+# -- helpers shared with the adapter tests ----------------------------------------------------
+
+
+def wait_for(check: Callable[[], Any], timeout: float, what: str, every: float = 0.05) -> Any:
+    """Poll `check` until it returns something truthy; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(every)
+
+
+def records(run_dir: Path, job_id: str | None = None) -> list[dict[str, Any]]:
+    """Probe records (of one job, if given), in start order."""
+    got = [r for r in probe.read_records(run_dir) if job_id is None or r["job"] == job_id]
+    return sorted(got, key=lambda r: r["start"])
+
+
+def ok_jobs(run_dir: Path) -> set[str]:
+    return {r["job"] for r in probe.read_records(run_dir) if r["outcome"] == "ok"}
+
+
+def live(pids: set[int]) -> set[int]:
+    """The pids among `pids` still running (zombies count as gone)."""
+    out = set()
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                out.add(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def whole_tree(group: WorkerGroup) -> set[int]:
+    """Every process of the group right now: the workers and all their descendants."""
+    pids: set[int] = set()
+    for pid in group.pids:
+        try:
+            root = psutil.Process(pid)
+            pids.add(pid)
+            pids.update(child.pid for child in root.children(recursive=True))
+        except psutil.NoSuchProcess:
+            pass
+    return pids
+
+
+@dataclass
+class Driven:
+    """A system under test and the worker groups it started (stopped at teardown)."""
+
+    system: System
+    groups: list[WorkerGroup] = field(default_factory=list)
+
+    def start(self, workload: str) -> WorkerGroup:
+        group = self.system.start(workload)
+        self.groups.append(group)
+        return group
+
+    def job(self, workload: str, args: list[Any] | None = None, **kw: Any) -> JobSpec:
+        return JobSpec(JobSpec.new_id(), workload, list(args or []), **kw)
+
+
+@pytest.fixture
+def drive(redis_url: str, run_dir: Path) -> Iterator[Callable[..., Driven]]:
+    """drive(name, config="default") -> a Driven system on the test's Redis and run directory;
+    skips when the system or config is unavailable here; stops every worker afterwards."""
+    made: list[Driven] = []
+
+    def make(name: str, config: str = "default") -> Driven:
+        try:
+            cls, cfg = resolve(name, config)
+            cls.check_config(cfg)
+            driven = Driven(cls(redis_url, run_dir, cfg))
+        except (SystemUnavailable, ConfigUnavailable) as exc:
+            print(f"skipped: {exc}")
+            pytest.skip(str(exc))
+        made.append(driven)
+        return driven
+
+    yield make
+    for driven in made:
+        try:
+            for group in driven.groups:
+                driven.system.stop(group, graceful=False)
+        finally:
+            driven.system.close()
+
+
+@pytest.fixture(params=list(SYSTEMS))
+def name(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+# -- the contract -----------------------------------------------------------------------------
+
+
+def test_a_hundred_highlight_jobs_complete_and_verify(
+    drive: Callable[..., Driven], workload_factory: Callable[..., Any], run_dir: Path, name: str
+) -> None:
+    workload = workload_factory("highlight", store_size=100)
+    payloads = workload.payloads(100)
+    d = drive(name)
+    jobs = [d.job("highlight", p) for p in payloads]
+    d.system.enqueue_many(jobs)
+    d.start("highlight")
+    wanted = {j.job_id for j in jobs}
+    wait_for(lambda: wanted <= ok_jobs(run_dir), 120, "100 highlight jobs")
+    workload.verify(payloads)
+    assert d.system.pending() == 0
+
+
+def test_a_delayed_job_starts_no_earlier_than_its_delay(
+    drive: Callable[..., Driven], workload_factory: Callable[..., Any], run_dir: Path, name: str
+) -> None:
+    workload_factory("noop")
+    d = drive(name)
+    job = d.job("noop", delay_s=1.0)
+    if "delay" not in d.system.supports:
+        with pytest.raises(NotSupported):
+            d.system.enqueue(job)
+        return
+    d.start("noop")
+    before = time.time_ns()
+    d.system.enqueue(job)
+    [rec] = wait_for(lambda: records(run_dir, job.job_id), 30, "the delayed job")
+    assert rec["outcome"] == "ok"
+    assert rec["start"] >= before + 1_000_000_000, "started before its delay was over"
+    assert rec["planned"] >= before + 1_000_000_000, "planned time must include the delay"
+
+
+def test_a_job_failing_twice_succeeds_on_its_third_attempt_where_the_system_retries(
+    drive: Callable[..., Driven], workload_factory: Callable[..., Any], run_dir: Path, name: str
+) -> None:
+    workload_factory("flaky", fail_first=2)
+    d = drive(name)
+    if "retries" not in d.system.supports:
+        pytest.skip(f"{name} has no automatic retries (the next test covers it)")
+    job = d.job("flaky", ["k"], retry=RetryPolicy(max_retries=3, delay_s=0.2, backoff="fixed"))
+    d.system.enqueue(job)
+    d.start("flaky")
+    wait_for(lambda: job.job_id in ok_jobs(run_dir), 60, "the third attempt to succeed")
+    attempts = records(run_dir, job.job_id)
+    assert [r["outcome"] for r in attempts] == ["error", "error", "ok"]
+    assert [r["attempt"] for r in attempts] == [1, 2, 3]
+    assert job.job_id not in d.system.registries().failed
+
+
+def test_a_failing_job_without_a_retry_policy_runs_once_and_is_recorded_as_failed(
+    drive: Callable[..., Driven], workload_factory: Callable[..., Any], run_dir: Path, name: str
+) -> None:
+    workload_factory("flaky", fail_first=5)
+    d = drive(name)
+    job = d.job("flaky", ["k"])
+    d.system.enqueue(job)
+    d.start("flaky")
+    [rec] = wait_for(lambda: records(run_dir, job.job_id), 30, "the failing attempt")
+    assert rec["outcome"] == "error" and "failed on purpose" in rec["error"]
+    if "failed" in d.system.registries().unsupported:
+        time.sleep(1.0)  # nothing to wait for in the system; give a wrong retry time to show
+    else:
+        wait_for(lambda: job.job_id in d.system.registries().failed, 10, "the failed registry")
+    assert len(records(run_dir, job.job_id)) == 1, "a job without a retry policy ran again"
+
+
+def test_the_probe_records_one_line_per_attempt(
+    drive: Callable[..., Driven], workload_factory: Callable[..., Any], run_dir: Path, name: str
+) -> None:
+    workload_factory("noop")
+    d = drive(name)
+    jobs = [d.job("noop") for _ in range(10)]
+    d.system.enqueue_many(jobs)
+    d.start("noop")
+    wait_for(lambda: len(records(run_dir)) >= 10, 30, "10 records")
+    time.sleep(0.3)  # a duplicate, if any, would land now
+    got = records(run_dir)
+    assert sorted(r["job"] for r in got) == sorted(j.job_id for j in jobs)
+    assert {r["system"] for r in got} == {name}
+    assert {r["attempt"] for r in got} == {1}
+    assert os.getpid() not in {r["pid"] for r in got}, "jobs must run in worker processes"
+
+
+@pytest.mark.parametrize("graceful", [True, False], ids=["graceful", "hard"])
+def test_stop_leaves_no_process_behind(
+    drive: Callable[..., Driven], workload_factory: Callable[..., Any], name: str, graceful: bool
+) -> None:
+    workload_factory("sleep", ms=20_000)
+    d = drive(name)
+    group = d.start("sleep")
+    if not graceful:  # a busy worker: whatever it forked for the job must go too
+        d.system.enqueue(d.job("sleep", [20_000]))
+        wait_for(lambda: d.system.pending() == 0, 15, "a worker to take the job")
+        time.sleep(0.5)
+    tree = whole_tree(group)
+    assert tree >= set(group.pids)
+    d.system.stop(group, graceful=graceful)
+    assert live(tree) == set(), f"left running after stop: {sorted(live(tree))}"
+
+
+def test_an_unknown_system_name_lists_the_valid_ones() -> None:
+    with pytest.raises(UnknownSystem) as err:
+        get_system("beanstalkd")
+    for valid in SYSTEMS:
+        assert valid in str(err.value)
+
+
+def test_an_unknown_config_name_lists_the_valid_ones(
+    redis_url: str, run_dir: Path, name: str
+) -> None:
+    try:
+        cls = get_system(name)
+    except SystemUnavailable as exc:
+        pytest.skip(str(exc))
+    with pytest.raises(UnknownConfig) as err:
+        resolve(name, "turbo")
+    assert "turbo" in str(err.value)
+    for valid in cls.configs:
+        assert valid in str(err.value)
+    with pytest.raises(UnknownConfig):
+        cls(redis_url, run_dir, "turbo")
+
+
+def test_an_unknown_workload_is_refused_before_any_worker_starts(
+    drive: Callable[..., Driven], name: str
+) -> None:
+    d = drive(name)
+    with pytest.raises(UnknownWorkload) as err:
+        d.start("resize")
+    assert "highlight" in str(err.value)
+
+
+def test_queuebench_list_shows_every_system_and_its_configs() -> None:
+    env = {**os.environ, "COLUMNS": "250"}
+    out = subprocess.run(
+        [sys.executable, "-m", "harness", "list"], capture_output=True, text=True, env=env,
+        timeout=60, check=True,
+    ).stdout
+    for system in SYSTEMS:
+        assert system in out
+    for system in ("rq", "celery"):
+        for config in get_system(system).configs:
+            assert config in out
