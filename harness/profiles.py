@@ -15,9 +15,10 @@ from typing import Any
 from harness.scenarios import NAMES as SCENARIOS
 
 # The variants that show what each knob does (names as the adapters define them).
-LATENCY_VARIANTS = ["interval-0.1", "blocking", "no-fork", "simple", "threads", "solo"]
-MEMORY_VARIANTS = ["no-fork", "simple", "threads", "solo", "prefork"]
-CRASH_VARIANTS = ["reliable", "acks-late", "acks_late", "no-fork"]
+LATENCY_VARIANTS = ["interval-0.1", "blocking", "nofork", "simple", "threads", "solo"]
+MEMORY_VARIANTS = ["nofork", "simple", "threads", "solo"]
+CRASH_VARIANTS = ["reliable", "acks_late", "nofork"]
+RETRY_VARIANTS = ["retry"]  # the Resque clone's resque-retry plugin config
 PRIORITY_VARIANTS = ["weighted"]
 
 
@@ -45,17 +46,18 @@ QUICK = Profile(
     "quick", 1,
     {
         "floor": ScenarioPlan({"hop_n": 200, "hop_rate": 200.0, "drain_n": 2000, "warmup": 10}),
-        "throughput": ScenarioPlan({"n": 100, "concurrency": [1, 2], "warmup": 10}),
-        "latency": ScenarioPlan({"idle_rate": 5.0, "fractions": [0.5], "duration_s": 1.5,
-                                 "min_jobs": 8, "max_jobs": 300, "warmup": 5}),
-        "memory": ScenarioPlan({"concurrency": 2, "n": 30, "idle_s": 0.5, "warmup": 4},
+        "throughput": ScenarioPlan({"n": 60, "concurrency": [1, 2], "warmup": 10}),
+        "latency": ScenarioPlan({"idle_rate": 5.0, "fractions": [0.5], "duration_s": 1.0,
+                                 "min_jobs": 6, "max_jobs": 300, "warmup": 3}),
+        "memory": ScenarioPlan({"concurrency": 2, "n": 20, "idle_s": 0.5, "warmup": 2},
                                workloads=["highlight"]),
         "retries": ScenarioPlan({"n": 2, "fail_first": 1, "max_retries": 2, "delay_s": 0.5,
-                                 "backoff": "fixed", "window_s": 15.0}),
-        "crash": ScenarioPlan({"n": 4, "ms": 300, "window_s": 4.0, "warmup": 1,
+                                 "backoff": "fixed", "window_s": 15.0},
+                                configs=["default", *RETRY_VARIANTS]),
+        "crash": ScenarioPlan({"n": 4, "ms": 300, "window_s": 3.0, "warmup": 1,
                                "targets": ["worker", "child"]}),
-        "scheduled": ScenarioPlan({"n": 3, "delay_s": 1.0, "window_s": 12.0, "warmup": 2}),
-        "priority": ScenarioPlan({"n": 50}),
+        "scheduled": ScenarioPlan({"n": 3, "delay_s": 1.0, "window_s": 10.0, "warmup": 1}),
+        "priority": ScenarioPlan({"n": 30}),
     },
     "every system and scenario at small sizes, once (CI)",
 )
@@ -69,11 +71,12 @@ DEFAULT = Profile(
         "latency": ScenarioPlan({"idle_rate": 2.0, "fractions": [0.25, 0.5, 0.75, 0.9],
                                  "duration_s": 2.5, "min_jobs": 15, "max_jobs": 2000,
                                  "warmup": 10},
-                                configs=["default", "interval-0.1", "blocking"]),
+                                configs=["default", *LATENCY_VARIANTS]),
         "memory": ScenarioPlan({"concurrency": 4, "n": 100, "idle_s": 1.0, "warmup": 8},
                                workloads=["highlight"], configs=["default", *MEMORY_VARIANTS]),
         "retries": ScenarioPlan({"n": 4, "fail_first": 2, "max_retries": 3, "delay_s": 1.0,
-                                 "backoff": "fixed", "window_s": 30.0}),
+                                 "backoff": "fixed", "window_s": 30.0},
+                                configs=["default", *RETRY_VARIANTS]),
         "crash": ScenarioPlan({"n": 8, "ms": 300, "window_s": 6.0, "warmup": 1,
                                "targets": ["worker", "child"]},
                               configs=["default", *CRASH_VARIANTS]),

@@ -29,6 +29,8 @@ from harness import profiles, summary
 from harness.results import Cell, Run
 
 console = Console()
+if not console.is_terminal:
+    console = Console(width=160)  # a log file or CI: wide enough for the summary table
 
 
 def _names(value: str | None) -> list[str] | None:

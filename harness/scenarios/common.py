@@ -52,8 +52,8 @@ def concurrency_unit(config: SystemConfig) -> str:
 def scaled(config: SystemConfig, total: int) -> SystemConfig:
     """The same config with `total` concurrent jobs, in the system's own unit."""
     if concurrency_unit(config) == "concurrency":
-        return replace(config, concurrency=total)
-    return replace(config, processes=total)
+        return replace(config, concurrency=max(1, total // config.processes))
+    return replace(config, processes=max(1, total // config.concurrency))
 
 
 class RecordTail:

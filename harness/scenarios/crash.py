@@ -99,7 +99,7 @@ def run(ctx: CellContext) -> dict[str, Any]:
     wait_until(lambda: system.pending() < n, 20, "a worker to take a job")
     time.sleep(int(p["ms"]) / 2000)  # mid-job
     if target == "child":
-        deadline = time.monotonic() + 3
+        deadline = time.monotonic() + 1.5
         children = forked_children(group)
         while not children and time.monotonic() < deadline:
             time.sleep(0.01)

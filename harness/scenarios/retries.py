@@ -91,6 +91,8 @@ def run(ctx: CellContext) -> dict[str, Any]:
                           "start": a["start"], "end": a["end"], "outcome": a["outcome"]}
                          for i, a in enumerate(attempts)],
             "final": state,
+            "delays_s": [round((b["start"] - a["end"]) / 1e9, 4)
+                         for a, b in zip(attempts, attempts[1:], strict=False)],
         })
         ok = [a for a in attempts if a["outcome"] == "ok"]
         if ok and planned[job]:

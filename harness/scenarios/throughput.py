@@ -26,7 +26,7 @@ def cells(system_cls: type[System], configs: list[str], workloads: list[str],
     out = []
     for name in configs:
         base = system_cls.configs[name]
-        sweep = sizes.get("concurrency") or [total(base)]
+        sweep = sorted({*sizes.get("concurrency", []), total(base)})  # and the idiomatic one
         for workload in workloads:
             n = int(sizes.get("n", {}).get(workload, 200) if isinstance(sizes.get("n"), dict)
                     else sizes.get("n", 200))
@@ -34,10 +34,10 @@ def cells(system_cls: type[System], configs: list[str], workloads: list[str],
                 config = scaled(base, int(c))
                 out.append(CellSpec(
                     "throughput", system_cls.name, name, config, workload,
-                    params={"n": n, "concurrency": int(c), "unit": concurrency_unit(base),
+                    params={"n": n, "concurrency": total(config), "unit": concurrency_unit(base),
                             "processes": config.processes, "threads": config.concurrency,
                             "warmup": int(sizes.get("warmup", 20))},
-                    tag=f"c{c}", system_cls=system_cls))
+                    tag=f"c{total(config)}", system_cls=system_cls))
     return out
 
 
