@@ -32,6 +32,7 @@ ACTIONS = {  # what each sorted-set page offers, per entry and for all
 }
 TITLES = {"retries": "Retries", "scheduled": "Scheduled Jobs", "morgue": "Dead Jobs"}
 LABELS = {"retry": "Retry now", "delete": "Delete", "kill": "Kill", "add_to_queue": "Add to queue"}
+ALL_LABELS = {"retry": "Retry All", "delete": "Delete All", "kill": "Kill All", "add_to_queue": "Enqueue All"}
 
 
 def create_app(
@@ -54,7 +55,8 @@ def create_app(
     data = SidekiqData(client, namespace)
     app.extensions["sidekiq_data"] = data
     app.jinja_env.globals.update(to_json=lambda v: json.dumps(v, ensure_ascii=False),
-                                 when=when, ago=ago, LABELS=LABELS)
+                                 when=when, ago=ago, LABELS=LABELS,
+                                 ALL_LABELS=ALL_LABELS)
 
     @app.context_processor
     def globals_() -> dict[str, Any]:
@@ -178,7 +180,7 @@ def create_app(
         if action not in ACTIONS[kind]["all"]:
             abort(404)
         done = data.act_all(SETS[kind], action)
-        flash(f"{LABELS[action]} (all): {done} job(s).", "ok")
+        flash(f"{ALL_LABELS[action]}: {done} job(s).", "ok")
         return redirect(url_for(kind))
 
     for kind in SETS:
@@ -200,10 +202,10 @@ def create_app(
 
 def chart(history: list[dict[str, Any]], width: int = 960, height: int = 220) -> dict[str, Any]:
     """Two polylines (processed, failed) and axis labels for an inline SVG."""
-    pad_l, pad_b, pad_t = 48, 24, 10
+    pad_l, pad_r, pad_b, pad_t = 48, 28, 24, 10
     peak = max([1] + [d["processed"] for d in history] + [d["failed"] for d in history])
     n = max(1, len(history) - 1)
-    inner_w, inner_h = width - pad_l - 10, height - pad_b - pad_t
+    inner_w, inner_h = width - pad_l - pad_r, height - pad_b - pad_t
 
     def xy(i: int, v: int) -> str:
         return f"{pad_l + inner_w * i / n:.1f},{pad_t + inner_h * (1 - v / peak):.1f}"
