@@ -2,6 +2,8 @@
 
     queuebench list            workloads and systems (with their configs)
     queuebench run             measure the systems (harness/run_command.py)
+    queuebench report RUN_DIR  (re)build a run's HTML report (reports/)
+    queuebench compare A B     two runs side by side, changes beyond the spread flagged
     queuebench redis           a private Redis in the foreground; prints its URL; Ctrl-C stops it
 """
 
@@ -12,6 +14,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -60,6 +63,32 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run(args)
 
 
+@command("report")
+def cmd_report(args: argparse.Namespace) -> int:
+    from reports import ReportError, build
+
+    try:
+        path = build(args.run_dir, args.out)
+    except ReportError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    print(f"report: {path}", flush=True)
+    return 0
+
+
+@command("compare")
+def cmd_compare(args: argparse.Namespace) -> int:
+    from reports import ReportError, compare
+
+    try:
+        path = compare(args.run_a, args.run_b, args.out)
+    except ReportError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    print(f"comparison: {path}", flush=True)
+    return 0
+
+
 @command("redis")
 def cmd_redis(args: argparse.Namespace) -> int:
     from harness.redis_server import EmbeddedRedis, RedisServerError
@@ -96,6 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
     from harness.run_command import add_arguments as run_arguments
 
     run_arguments(sub.add_parser("run", help="measure the systems on every scenario; write results"))
+    p = sub.add_parser("report", help="(re)build the HTML report of a run: reports/out/<run-id>/")
+    p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a run directory, e.g. results/<run-id>")
+    p.add_argument("--out", type=Path, default=Path("reports/out"), help="reports folder (default: reports/out)")
+    p = sub.add_parser("compare", help="two runs side by side; changes beyond the spread flagged")
+    p.add_argument("run_a", type=Path, metavar="RUN_A", help="the earlier run directory")
+    p.add_argument("run_b", type=Path, metavar="RUN_B", help="the later run directory")
+    p.add_argument("--out", type=Path, default=None,
+                   help="page to write (default: reports/out/compare-<A>-vs-<B>/index.html)")
     p = sub.add_parser("redis", help="run a private Redis in the foreground and print its URL")
     p.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
     return parser

@@ -1,0 +1,11 @@
+"""Reports: a run's results.json -> one self-contained HTML page (Jinja2 + inline matplotlib SVG).
+
+    reports.build(run_dir)            -> reports/out/<run-id>/index.html (+ latest/, index of runs)
+    reports.compare(run_a, run_b)     -> two runs side by side, changes beyond the spread flagged
+"""
+
+from reports.diff import compare
+from reports.page import build
+from reports.run import ReportError
+
+__all__ = ["build", "compare", "ReportError"]

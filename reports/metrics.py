@@ -1,0 +1,204 @@
+"""What each figure means to a reader: its label, which way is better, its floor, its format.
+
+A summary row names its figure by a path into the cell's metrics ("latency_us.p99",
+"peak.uss"). This module turns that path into words, says whether lower or higher is better (so
+the report can find the best system), which floor figure it is a multiple of, and formats a value
+in the unit it was measured in (latency in µs shown as µs / ms / s, memory in bytes as MiB).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+SCENARIO_TITLES = {
+    "floor": "Floor: bare Redis",
+    "throughput": "Throughput",
+    "latency": "Latency",
+    "memory": "Memory",
+    "retries": "Retries",
+    "crash": "Crash",
+    "scheduled": "Scheduled jobs",
+    "priority": "Priority",
+}
+
+# Colour-blind-safe (Okabe-Ito) colours, one per system, the same in every figure.
+COLOURS = {
+    "redis-py": "#555555",
+    "resque_clone": "#D55E00",
+    "sidekiq_clone": "#0072B2",
+    "rq": "#E69F00",
+    "celery": "#009E73",
+}
+SPARE_COLOURS = ["#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+
+
+def colour(system: str, order: list[str]) -> str:
+    if system in COLOURS:
+        return COLOURS[system]
+    others = [s for s in order if s not in COLOURS]
+    return SPARE_COLOURS[others.index(system) % len(SPARE_COLOURS)] if system in others else "#777777"
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    label: str
+    better: str | None  # "higher", "lower", or None where neither is (a share, a policy's time)
+    floor: str | None  # the floor figure this one is a multiple of
+    rank: bool = True  # whether "x best" means anything (not for counts where 0 is common)
+
+
+def pct_label(p: str) -> str:
+    return p.replace("_", ".")
+
+
+_PATTERNS: list[tuple[str, Any]] = [
+    (r"throughput_per_s", lambda m: MetricInfo("throughput", "higher", "throughput_per_s")),
+    (r"wall_s", lambda m: MetricInfo("wall time incl. boot", "lower", None)),
+    (r"drain_s", lambda m: MetricInfo("drain time", "lower", None)),
+    (r"latency_us\.(\w+)", lambda m: MetricInfo(f"latency {pct_label(m[1])}", "lower",
+                                                 f"hop_latency_us.{m[1]}")),
+    (r"hop_latency_us\.(\w+)", lambda m: MetricInfo(f"hop latency {pct_label(m[1])}", "lower", None)),
+    (r"(idle|peak)\.(uss|pss|rss)", lambda m: MetricInfo(f"{m[1]} {m[2].upper()}", "lower", None)),
+    (r"error_ms\.(\w+)", lambda m: MetricInfo(f"start error {pct_label(m[1])}", "lower", None)),
+    (r"counts\.completed", lambda m: MetricInfo("completed", "higher", None, rank=False)),
+    (r"counts\.(\w+)", lambda m: MetricInfo(f"{m[1]} jobs", "lower", None, rank=False)),
+    (r"recovery_s", lambda m: MetricInfo("time to recover", "lower", None)),
+    (r"share\.(\w+)", lambda m: MetricInfo(f"share of {m[1]}", None, None)),
+    (r"offered_rate", lambda m: MetricInfo("offered rate", None, None)),
+    (r"achieved_rate", lambda m: MetricInfo("achieved arrival rate", None, None)),
+    (r"succeeded", lambda m: MetricInfo("jobs succeeded", "higher", None, rank=False)),
+    (r"attempts_per_job", lambda m: MetricInfo("attempts per job", None, None)),
+    (r"time_to_success_s\.(\w+)", lambda m: MetricInfo(f"time to success {pct_label(m[1])}", None, None)),
+]
+
+
+def info(metric: str) -> MetricInfo:
+    for pattern, make in _PATTERNS:
+        match = re.fullmatch(pattern, metric)
+        if match:
+            return make(match)  # type: ignore[no-any-return]
+    return MetricInfo(metric.replace("_", " ").replace(".", " "), None, None)
+
+
+def sig(x: float, digits: int = 3) -> str:
+    """x with `digits` significant digits, thousands separated, no exponent."""
+    if x == 0 or not math.isfinite(x):
+        return f"{x:g}"
+    decimals = max(0, digits - 1 - int(math.floor(math.log10(abs(x)))))
+    return f"{x:,.{decimals}f}"
+
+
+def fmt(value: Any, unit: str) -> str:
+    """A value in its unit, for people: 352 µs, 56.2 ms, 1.08 s, 27.4 MiB, 7,151 jobs/s, 75.0 %."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    v = float(value)
+    if unit in ("us", "µs"):
+        return fmt_seconds(v / 1e6)
+    if unit == "ms":
+        return fmt_seconds(v / 1e3)
+    if unit == "s":
+        return fmt_seconds(v)
+    if unit == "bytes":
+        return f"{v / 2**20:,.1f} MiB"
+    if unit == "fraction":
+        return f"{v * 100:.1f} %"
+    if unit.endswith("/s"):
+        return f"{v:,.0f} {unit}" if v >= 100 else f"{sig(v)} {unit}"
+    if unit in ("jobs", "count", ""):
+        return f"{v:,.0f}" if v == int(v) else sig(v)
+    return f"{sig(v)} {unit}"
+
+
+def fmt_seconds(s: float) -> str:
+    a = abs(s)
+    if a == 0:
+        return "0 s"
+    if a < 1e-3:
+        return f"{sig(s * 1e6)} µs"
+    if a < 1:
+        return f"{sig(s * 1e3)} ms"
+    return f"{sig(s)} s"
+
+
+def fmt_range(lo: Any, hi: Any, unit: str) -> str:
+    if lo is None or hi is None:
+        return ""
+    a, b = fmt(lo, unit), fmt(hi, unit)
+    if a == b:
+        return a
+    # one unit at the end when both sides share it: "344–354 µs"
+    ua, ub = a.rsplit(" ", 1), b.rsplit(" ", 1)
+    if len(ua) == 2 and len(ub) == 2 and ua[1] == ub[1]:
+        return f"{ua[0]}–{ub[0]} {ub[1]}"
+    return f"{a}–{b}"
+
+
+def fmt_ratio(r: float | None) -> str:
+    if r is None or not math.isfinite(r):
+        return ""
+    return f"×{sig(r, 2)}" if r < 100 else f"×{r:,.0f}"
+
+
+# Parameters that tell two figures of one scenario apart, and how to say them.
+_PARAM_WORDS = {
+    "concurrency": lambda v: f"concurrency {v}",
+    "load": lambda v: "idle (sparse arrivals)" if v == "idle" else f"{v} of its drain rate",
+    "rate": lambda v: f"{v:g}/s offered",
+    "ms": lambda v: f"{v} ms jobs",
+    "backoff": lambda v: f"{v} backoff",
+    "max_retries": lambda v: f"max {v} retries",
+    "target": lambda v: f"kill the {v}",
+    "delay_s": lambda v: f"delay {v:g} s",
+    "fail_first": lambda v: f"fails first {v}",
+}
+_QUIET = {"n", "jobs", "duration_s", "arrival", "window_s", "jobs_per_queue", "processed",
+          "seed", "warmup", "unit", "processes", "threads", "idle_s", "fraction", "min_jobs",
+          "max_jobs", "reference_throughput", "throughput_source"}
+# A system's own concurrency where the scenario does not sweep it, and the rate where the load
+# names the step (each system gets its own rate: a fraction of its own drain rate).
+_QUIET_IN = {"memory": {"concurrency"}, "latency": {"concurrency"}}
+
+
+def params_label(params: dict[str, Any], scenario: str = "") -> str:
+    bits = []
+    order = list(_PARAM_WORDS)
+    for key, value in sorted(params.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order
+                                                             else len(order), kv[0])):
+        if key in _QUIET or key in _QUIET_IN.get(scenario, ()) or (key == "rate" and "load" in params):
+            continue
+        say = _PARAM_WORDS.get(key)
+        bits.append(say(value) if say else f"{key} {value}")
+    return ", ".join(bits)
+
+
+def best_of(values: list[float], better: str | None) -> float | None:
+    if not values or better is None:
+        return None
+    return max(values) if better == "higher" else min(values)
+
+
+def load_step(params: dict[str, Any], offered: float | None = None) -> tuple[float, str]:
+    """A latency cell's load step, for ordering and titles: idle first, then the fractions of
+    the drain rate ("50%", "90%"), or the offered rate where the step is a plain rate."""
+    load = params.get("load")
+    if load == "idle":
+        return (0.0, "idle (sparse arrivals)")
+    if isinstance(load, str) and load.endswith("%"):
+        try:
+            return (float(load[:-1]), f"{load} of each system's drain rate")
+        except ValueError:
+            pass
+    rate = offered if offered is not None else params.get("rate")
+    rate = float(rate or 0)
+    return (1000.0 + rate, f"{rate:g} jobs/s offered")
+
+
+def fmt_rate(rate: float) -> str:
+    """An arrival rate for prose: 20, 226, 3,036 (jobs/s)."""
+    return f"{rate:,.0f}" if rate >= 10 else sig(rate, 2)

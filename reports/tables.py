@@ -1,0 +1,209 @@
+"""The summary table: one row per compared figure, one column per system (and config).
+
+Each entry is the median of the repeats with its min–max spread, its multiple of the floor (the
+same figure for bare Redis, where there is one) and its multiple of the best system in that row.
+A system that does not support the row's feature shows as unsupported, with the cell's reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from reports import metrics
+from reports.run import FLOOR, SCENARIOS, Run
+
+
+@dataclass
+class Column:
+    system: str
+    config: str
+    title: str
+    subtitle: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.system, self.config)
+
+
+@dataclass
+class Entry:
+    median: float | None = None
+    lo: float | None = None
+    hi: float | None = None
+    repeats: int = 0
+    unit: str = ""
+    ratio_floor: float | None = None
+    ratio_best: float | None = None
+    is_best: bool = False
+    status: str = "ok"
+    reason: str = ""
+
+    @property
+    def text(self) -> str:
+        return metrics.fmt(self.median, self.unit)
+
+    @property
+    def spread(self) -> str:
+        return metrics.fmt_range(self.lo, self.hi, self.unit) if self.repeats > 1 else ""
+
+
+@dataclass
+class Row:
+    scenario: str
+    workload: str
+    metric: str
+    params: dict[str, Any]
+    unit: str
+    label: str
+    detail: str
+    better: str | None
+    entries: dict[tuple[str, str], Entry] = field(default_factory=dict)
+
+
+@dataclass
+class Group:
+    scenario: str
+    title: str
+    rows: list[Row]
+
+
+def main_config(run: Run, system: str) -> str:
+    """The config a system is compared in: "default" where it ran, else the first it ran."""
+    configs = [c["config"] for c in run.cells if c["system"] == system]
+    return "default" if "default" in configs or not configs else configs[0]
+
+
+def columns(run: Run) -> list[Column]:
+    """The floor first, then each system in its main config (variants get their own table)."""
+    out = []
+    if any(c["system"] == FLOOR for c in run.cells):
+        out.append(Column(FLOOR, main_config(run, FLOOR), run.title(FLOOR), ""))
+    for system in run.system_names():
+        if any(c["system"] == system for c in run.cells):
+            config = main_config(run, system)
+            out.append(Column(system, config, run.title(system), "" if config == "default" else config))
+    return out
+
+
+# The figures the summary table shows; every other figure of the file is in summary.csv and in
+# the sections' own tables.
+HEADLINE = {
+    "hop_latency_us.p50", "hop_latency_us.p99", "throughput_per_s", "wall_s", "latency_us.p50",
+    "latency_us.p99", "idle.uss", "peak.uss", "peak.pss", "time_to_success_s.p50", "succeeded",
+    "counts.lost", "counts.duplicate", "counts.failed", "error_ms.p50", "error_ms.p99", "share.high",
+}
+
+
+def summary(run: Run, variants: bool = False, everything: bool = False) -> list[Group]:
+    """The summary table's groups of rows. variants=False: the main config of each system (the
+    columns); variants=True: every config, for the variants table and comparisons.
+    everything=False: the headline figures only."""
+    main = {col.key for col in columns(run)}
+    rows: dict[tuple[str, ...], Row] = {}
+    for r in run.summary:
+        if not variants and (r["system"], r["config"]) not in main:
+            continue
+        if not everything and r["metric"] not in HEADLINE:
+            continue
+        # Rows are told apart by the parameters a reader sees (a per-system concurrency in a memory
+        # cell does not make a separate row).
+        key = (r["scenario"], r["workload"], r["metric"], metrics.params_label(r["params"], r["scenario"]))
+        if key not in rows:
+            mi = metrics.info(r["metric"])
+            rows[key] = Row(r["scenario"], r["workload"], r["metric"], r["params"], r.get("unit", ""),
+                            mi.label, metrics.params_label(r["params"], r["scenario"]), mi.better)
+        rows[key].entries[(r["system"], r["config"])] = Entry(
+            median=r["median"], lo=r.get("min"), hi=r.get("max"), repeats=int(r.get("repeats") or 0),
+            unit=r.get("unit", ""), ratio_floor=r.get("floor_ratio") if row_floor_ok(r) else None)
+    # Systems that could not run a row's figure: say so, with the reason.
+    for c in run.not_ok():
+        if not variants and (c["system"], c["config"]) not in main:
+            continue
+        for key, row in rows.items():
+            if key[0] == c["scenario"] and key[1] == c["workload"] \
+                    and key[3] == metrics.params_label(c["params"], c["scenario"]):
+                row.entries.setdefault((c["system"], c["config"]),
+                                       Entry(status=c["status"], reason=c["reason"], unit=row.unit))
+    for row in rows.values():
+        fpath = metrics.info(row.metric).floor
+        floor = run.floor_value(fpath) if fpath and row.scenario != "floor" else None
+        values = [e.median for k, e in row.entries.items()
+                  if k[0] != FLOOR and e.status == "ok" and e.median is not None and k in main]
+        best = metrics.best_of([float(v) for v in values], row.better) \
+            if metrics.info(row.metric).rank else None
+        for k, e in row.entries.items():
+            if e.median is None or e.status != "ok":
+                continue
+            if e.ratio_floor is None and floor:
+                e.ratio_floor = float(e.median) / floor
+            if best is not None and k[0] != FLOOR and len(values) > 1 and k in main:
+                e.is_best = float(e.median) == best
+                if best:
+                    e.ratio_best = float(e.median) / best
+    groups = []
+    for scenario in SCENARIOS + tuple(sorted({k[0] for k in rows} - set(SCENARIOS))):
+        members = [r for k, r in rows.items() if k[0] == scenario]
+        if members:
+            groups.append(Group(scenario, metrics.SCENARIO_TITLES.get(scenario, scenario), members))
+    return groups
+
+
+def entry_for(run: Run, groups: list[Group], scenario: str, metric: str, system: str,
+              config: str = "default", **params: Any) -> Entry | None:
+    """The entry of one figure (for the explanations), matching the given params."""
+    for g in groups:
+        if g.scenario != scenario:
+            continue
+        for row in g.rows:
+            if row.metric == metric and all(row.params.get(k) == v for k, v in params.items()):
+                e = row.entries.get((system, config))
+                if e is not None:
+                    return e
+    return None
+
+
+def row_floor_ok(r: dict[str, Any]) -> bool:
+    """A ratio the harness wrote is used as it is (it divides by the floor of the same run)."""
+    return isinstance(r.get("floor_ratio"), int | float) and r["scenario"] != "floor"
+
+
+@dataclass
+class Variant:
+    system: str
+    config: str
+    title: str
+    options: str
+    scenario: str
+    label: str
+    detail: str
+    entry: Entry
+    main: Entry | None
+    main_config: str
+
+    @property
+    def ratio(self) -> float | None:
+        if self.main and self.main.median and self.entry.median is not None and self.entry.status == "ok" \
+                and self.main.status == "ok":
+            return float(self.entry.median) / float(self.main.median)
+        return None
+
+
+def variants(run: Run) -> list[Variant]:
+    """Every figure of a non-main config, next to the same figure of the system's main config:
+    what turning that knob changed."""
+    out = []
+    main = {col.system: col.config for col in columns(run)}
+    for g in summary(run, variants=True):
+        for row in g.rows:
+            for (system, config), e in row.entries.items():
+                if system == FLOOR or main.get(system) == config:
+                    continue
+                options = run.config(system, config).get("options") or {}
+                base = run.config(system, main.get(system, "default")).get("options") or {}
+                differs = ", ".join(f"{k}={v}" for k, v in options.items() if base.get(k) != v)
+                out.append(Variant(system, config, run.title(system), differs, g.scenario,
+                                   row.label + (f" · {row.workload}" if row.workload else ""), row.detail, e,
+                                   row.entries.get((system, main.get(system, "default"))),
+                                   main.get(system, "default")))
+    return out

@@ -1,0 +1,462 @@
+""""What it teaches": short explanations written from the measured numbers.
+
+Every sentence here is built from the run's own figures and only says what those figures show:
+a polling worker is said to pick a job up half an interval late only when its measured median
+is near half its configured interval; a knee in the latency curve is named only where the p99
+really rises. Unsupported features are said as such, with the reason the harness recorded.
+Each function returns a list of plain-text sentences (the template escapes them).
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from reports import figures, metrics
+from reports.figures import expected_share, name, series
+from reports.run import FLOOR, Run, dig
+
+fmt = metrics.fmt
+
+
+def _row(run: Run, scenario: str, metric: str, system: str, config: str = "default",
+         workload: str | None = None, **params: Any) -> dict[str, Any] | None:
+    for r in run.rows(scenario, metric):
+        if r["system"] == system and r["config"] == config \
+                and (workload is None or r["workload"] == workload) \
+                and all(r["params"].get(k) == v for k, v in params.items()):
+            return r
+    return None
+
+
+def _median(run: Run, scenario: str, path: str, system: str, config: str,
+            workload: str | None = None, **params: Any) -> float | None:
+    """Median over repeats of a cell figure (for figures the summary does not carry)."""
+    values = [dig(c["metrics"], path) for c in run.cells_of(scenario)
+              if c["system"] == system and c["config"] == config
+              and (workload is None or c["workload"] == workload)
+              and all(c["params"].get(k) == v for k, v in params.items())]
+    nums = [float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    return statistics.median(nums) if nums else None
+
+
+def _option(run: Run, system: str, config: str, *keys: str) -> Any:
+    options = run.config(system, config).get("options") or {}
+    for key in keys:
+        if options.get(key) is not None:
+            return options[key]
+    return None
+
+
+def unsupported(run: Run, scenario: str) -> list[str]:
+    out = []
+    labels = {metrics.params_label(c["params"], scenario) for c in run.cells_of(scenario, status=None)}
+    for c in run.not_ok(scenario):
+        what = {"unsupported": "not supported", "error": "failed", "skipped": "skipped"}.get(
+            c["status"], c["status"])
+        detail = metrics.params_label(c["params"], scenario) if len(labels) > 1 else ""
+        out.append(f"{name(run, c['system'], c['config'])}{f' ({detail})' if detail else ''}: "
+                   f"{what} — {c['reason'] or 'no reason was recorded'}.")
+    return out
+
+
+def _times(x: float) -> str:
+    return metrics.fmt_ratio(x)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def floor(run: Run) -> list[str]:
+    hop50, hop99 = run.floor_value("hop_latency_us.p50"), run.floor_value("hop_latency_us.p99")
+    tp = run.floor_value("throughput_per_s")
+    if hop50 is None and tp is None:
+        return ["No floor was measured in this run, so no figure is shown as a multiple of Redis itself."]
+    out = []
+    if hop50 is not None:
+        out.append(f"A bare redis-py LPUSH → BRPOP hop on this Redis takes {fmt(hop50, 'us')} at the "
+                   f"median ({fmt(hop99, 'us')} p99): no queue built on Redis can start a job sooner.")
+    if tp is not None:
+        out.append(f"One connection popping in a loop moves {fmt(tp, 'jobs/s')}; every multiple of "
+                   "the floor in the table is what a queue design adds on top of Redis itself.")
+    return out
+
+
+def summary(run: Run) -> list[str]:
+    out = []
+    tp_rows = [r for r in run.rows("throughput", "throughput_per_s") if r["system"] != FLOOR]
+    for workload in sorted({r["workload"] for r in tp_rows}, key=lambda w: (w != "noop", w)):
+        best: dict[tuple[str, str], dict[str, Any]] = {}
+        for r in tp_rows:
+            if r["workload"] == workload:
+                k = (r["system"], r["config"])
+                if k not in best or r["median"] > best[k]["median"]:
+                    best[k] = r
+        if len(best) < 2:
+            continue
+        ranked = sorted(best.values(), key=lambda r: r["median"], reverse=True)
+        top, low = ranked[0], ranked[-1]
+        floor_tp = run.floor_value("throughput_per_s")
+        vs_floor = f" ({_times(top['median'] / floor_tp)} the bare Redis loop)" if floor_tp else ""
+        out.append(f"Fastest drain of {workload} jobs: {name(run, top['system'], top['config'])}, "
+                   f"{fmt(top['median'], 'jobs/s')} at concurrency {top['params'].get('concurrency', '?')}"
+                   f"{vs_floor}; slowest: {name(run, low['system'], low['config'])}, "
+                   f"{fmt(low['median'], 'jobs/s')}, {_times(top['median'] / low['median'])} fewer.")
+    idle = []
+    for system, config in series(run):
+        pts = _latency_points(run, system, config)
+        if pts and pts[0]["p50"] is not None:
+            idle.append((float(pts[0]["p50"]), system, config, pts[0]))
+    idle.sort(key=lambda t: t[0])
+    if len(idle) > 1:
+        (f50, fs, fc, fp), (s50, ss, sc, sp) = idle[0], idle[-1]
+        out.append(f"At the lightest load the quickest to start a job is {name(run, fs, fc)} "
+                   f"(p50 {fmt(f50, 'us')} at {metrics.fmt_rate(fp['rate'])} jobs/s), the slowest {name(run, ss, sc)} "
+                   f"(p50 {fmt(s50, 'us')} at {metrics.fmt_rate(sp['rate'])} jobs/s, {_times(s50 / f50)}).")
+    mem = sorted(run.rows("memory", "peak.uss"), key=lambda r: r["median"])
+    if len(mem) > 1:
+        out.append(f"Smallest at peak: {name(run, mem[0]['system'], mem[0]['config'])} "
+                   f"({fmt(mem[0]['median'], 'bytes')} USS); largest: "
+                   f"{name(run, mem[-1]['system'], mem[-1]['config'])} ({fmt(mem[-1]['median'], 'bytes')}, "
+                   f"{_times(mem[-1]['median'] / mem[0]['median'])}).")
+    lost = [r for r in run.rows("crash", "counts.lost") if r["median"]]
+    if lost:
+        out.append("Jobs lost when a process was killed: " + "; ".join(
+            f"{name(run, r['system'], r['config'])} {fmt(r['median'], 'jobs')} "
+            f"({metrics.params_label(r['params'], 'crash')})" for r in lost) + ".")
+    if not out:
+        out.append("This run holds too few figures to rank the systems against each other.")
+    return out
+
+
+def throughput(run: Run) -> list[str]:
+    out = []
+    cores = run.metadata.get("cores")
+    rows = [r for r in run.rows("throughput", "throughput_per_s")]
+    for workload in sorted({r["workload"] for r in rows}, key=lambda w: (w != "noop", w)):
+        mine = [r for r in rows if r["workload"] == workload]
+        flat: list[tuple[str, int, float]] = []
+        for system, config in series(run):
+            pts = sorted((int(r["params"].get("concurrency") or 1), r["median"]) for r in mine
+                          if (r["system"], r["config"]) == (system, config))
+            if len(pts) < 2:
+                continue
+            (c0, t0), (c1, t1) = pts[0], pts[-1]
+            out.append(f"{name(run, system, config)} ({workload}): {fmt(t0, 'jobs/s')} at concurrency "
+                       f"{c0}, {fmt(t1, 'jobs/s')} at {c1} ({_times(t1 / t0)}).")
+            at_cores = dict(pts).get(cores) if cores else None
+            if at_cores and c1 > cores:
+                flat.append((name(run, system, config), c1, (t1 / at_cores - 1) * 100))
+        if flat and cores:
+            stuck = [f"{who} {gain:+.0f} % ({cores} → {c1})" for who, c1, gain in flat if gain < 10]
+            if stuck:
+                out.append(f"Past concurrency {cores} this machine's {cores} cores are the limit; more "
+                           f"workers change the {workload} throughput of " + ", ".join(stuck) + ".")
+        # Two configs of one system: the cost of what differs between them, per job.
+        by_sys: dict[str, list[tuple[str, float]]] = {}
+        for r in mine:
+            if r["params"].get("concurrency") == 1:
+                by_sys.setdefault(r["system"], []).append((r["config"], r["median"]))
+        for system, configs in by_sys.items():
+            if len(configs) < 2:
+                continue
+            configs.sort(key=lambda c: c[1])
+            (slow, ts), (fast, tf) = configs[0], configs[-1]
+            what_slow = ", ".join(f"{k}={v}" for k, v in (run.config(system, slow).get("options") or {}).items()
+                                  if (run.config(system, fast).get("options") or {}).get(k) != v)
+            cost_ms = (1 / ts - 1 / tf) * 1e3
+            out.append(f"{run.title(system)}: the {fast} config drains {_times(tf / ts)} the {slow} "
+                       f"config's rate with one worker ({workload}); what differs ({what_slow or 'its options'}) "
+                       f"costs about {metrics.sig(cost_ms, 2)} ms per job.")
+        floor_tp = run.floor_value("throughput_per_s")
+        if floor_tp and mine and workload == "noop":
+            top = max(mine, key=lambda r: r["median"])
+            out.append(f"Even the fastest, {name(run, top['system'], top['config'])}, reaches "
+                       f"{_times(top['median'] / floor_tp)} of the bare Redis loop on {workload}: the rest "
+                       "is the queue's own work per job (payload encoding, bookkeeping, the worker's loop).")
+        if workload != "noop" and cores and mine:
+            top = max(mine, key=lambda r: r["median"])
+            out.append(f"With the {workload} workload at most {cores} jobs compute at once on {cores} cores, "
+                       f"so the best figure, {fmt(top['median'], 'jobs/s')}, means at least about "
+                       f"{metrics.sig(cores * 1e3 / top['median'], 2)} ms of CPU per job spread over the cores.")
+    boots = []
+    for system, config in series(run):
+        wall, drain = (_median(run, "throughput", p, system, config) for p in ("wall_s", "drain_s"))
+        if wall is not None and drain is not None:
+            boots.append((wall - drain, system, config))
+    if boots:
+        boots.sort()
+        b, s, c = boots[-1]
+        out.append(f"Wall time adds worker boot: {name(run, s, c)} spends about {fmt(b, 's')} before its "
+                   f"first job (the quickest, {name(run, boots[0][1], boots[0][2])}, {fmt(boots[0][0], 's')}).")
+    return out + unsupported(run, "throughput")
+
+
+def _latency_points(run: Run, system: str, config: str) -> list[dict[str, Any]]:
+    """One point per load step of a system: offered rate, p50, p99 (medians over repeats),
+    the drain rate the step was derived from, in load order."""
+    steps: dict[float, list[dict[str, Any]]] = {}
+    for c in run.cells_of("latency"):
+        if (c["system"], c["config"]) == (system, config):
+            steps.setdefault(metrics.load_step(c["params"], c["metrics"].get("offered_rate"))[0], []).append(c)
+    out = []
+    for order in sorted(steps):
+        group = steps[order]
+
+        def med(path: str, group: list[dict[str, Any]] = group) -> float | None:
+            vals = [v for v in (dig(c["metrics"], path) for c in group) if isinstance(v, int | float)]
+            return statistics.median(vals) if vals else None
+
+        refs = [c["params"].get("reference_throughput") for c in group if c["params"].get("reference_throughput")]
+        out.append({"order": order, "title": metrics.load_step(group[0]["params"])[1],
+                    "rate": med("offered_rate") or float(group[0]["params"].get("rate") or 0),
+                    "p50": med("latency_us.p50"), "p99": med("latency_us.p99"),
+                    "workload": group[0]["workload"], "params": group[0]["params"],
+                    "reference": statistics.median(refs) if refs else None})
+    return out
+
+
+def latency(run: Run) -> list[str]:
+    out = []
+    hop = run.floor_value("hop_latency_us.p50")
+    for system, config in series(run):
+        pts = _latency_points(run, system, config)
+        if not pts or pts[0]["p50"] is None:
+            continue
+        first = pts[0]
+        p50, p99, rate = float(first["p50"]), first["p99"], first["rate"]
+        interval = _option(run, system, config, "interval", "poll_interval_s")
+        who = name(run, system, config)
+        at = f"at {metrics.fmt_rate(rate)} jobs/s"
+        if isinstance(interval, int | float) and interval > 0:
+            frac = p50 / (interval * 1e6)
+            if 0.3 <= frac <= 0.7:
+                tail = (f"; its p99 of {fmt(p99, 'us')} is close to the whole interval"
+                        if p99 and 0.8 <= p99 / (interval * 1e6) <= 1.3 else "")
+                out.append(f"{who}'s median start delay is {fmt(p50, 'us')} with a {interval:g} s "
+                           f"polling interval: a polling worker picks a job up half an interval late on "
+                           f"average{tail}.")
+            else:
+                out.append(f"{who} polls every {interval:g} s and its median start delay is "
+                           f"{fmt(p50, 'us')} ({frac * 100:.0f} % of the interval) {at}.")
+        elif hop:
+            out.append(f"{who} starts a job {fmt(p50, 'us')} after it is enqueued {at} (p50), "
+                       f"{_times(p50 / hop)} the bare Redis hop" + (f"; p99 {fmt(p99, 'us')}." if p99 else "."))
+        else:
+            out.append(f"{who} starts a job {fmt(p50, 'us')} after it is enqueued {at} (p50).")
+    return out + unsupported(run, "latency")
+
+
+def latency_load(run: Run) -> list[str]:
+    out = []
+    for system, config in series(run):
+        pts = [p for p in _latency_points(run, system, config) if p["p99"] is not None]
+        if len(pts) < 2:
+            continue
+        base = pts[0]
+        knee = next((p for p in pts[1:] if p["p99"] > 10 * base["p99"]), None)
+        conc = run.config(system, config).get("concurrency")
+        ref = next((p["reference"] for p in pts if p["reference"]), None)
+        if ref is None:
+            row = _row(run, "throughput", "throughput_per_s", system, config, base["workload"], concurrency=conc)
+            ref = row["median"] if row else None
+        who = name(run, system, config)
+        drain_txt = f"; its measured drain rate is {fmt(ref, 'jobs/s')}" if ref else ""
+        if knee:
+            before = [p for p in pts if p["rate"] < knee["rate"]] or [base]
+            inside = ref is not None and before[-1]["rate"] <= ref <= knee["rate"] * 1.05
+            out.append(f"{who}: p99 {fmt(base['p99'], 'us')} at {metrics.fmt_rate(base['rate'])}/s, {fmt(knee['p99'], 'us')} at "
+                       f"{metrics.fmt_rate(knee['rate'])}/s{drain_txt}. The knee lies between {metrics.fmt_rate(before[-1]['rate'])} and "
+                       f"{metrics.fmt_rate(knee['rate'])} jobs/s" + (", where its drain rate lies" if inside else "")
+                       + ": past it jobs arrive about as fast as they drain, a queue builds up, and latency is "
+                       "set by the queue's length, not by the design.")
+        else:
+            top = pts[-1]
+            out.append(f"{who}: p99 moves only from {fmt(base['p99'], 'us')} to {fmt(top['p99'], 'us')} across "
+                       f"{metrics.fmt_rate(base['rate'])}–{metrics.fmt_rate(top['rate'])} jobs/s{drain_txt}: the highest load offered is still "
+                       "below its knee.")
+    return out
+
+
+def memory(run: Run) -> list[str]:
+    out = []
+    for system, config in series(run):
+        cells = [c for c in run.cells_of("memory") if (c["system"], c["config"]) == (system, config)]
+        if not cells:
+            continue
+        m = cells[0]["metrics"]
+        get = {k: _median(run, "memory", k, system, config)
+               for k in ("idle.uss", "peak.uss", "peak.pss", "peak.rss", "peak.processes")}
+        who = name(run, system, config)
+        procs = int(get["peak.processes"] or 0)
+        model = m.get("model", "?")
+        out.append(f"{who} ({model}, concurrency {m.get('concurrency', '?')}): {fmt(get['idle.uss'], 'bytes')} "
+                   f"USS idle, {fmt(get['peak.uss'], 'bytes')} at peak in {procs} process"
+                   f"{'es' if procs != 1 else ''}.")
+        if procs > 1 and get["peak.rss"] and get["peak.pss"] and get["peak.rss"] > 1.15 * get["peak.pss"]:
+            out.append(f"Copy-on-write: {who}'s RSS sum ({fmt(get['peak.rss'], 'bytes')}) is "
+                       f"{_times(get['peak.rss'] / get['peak.pss'])} its PSS ({fmt(get['peak.pss'], 'bytes')}): "
+                       f"its {procs} processes share pages (copy-on-write after the fork, and shared libraries), and summing "
+                       "RSS counts each shared page once per process. PSS splits them fairly; read PSS.")
+    peaks = sorted((v, s, c) for s, c in series(run)
+                   if (v := _median(run, "memory", "peak.uss", s, c)) is not None)
+    if len(peaks) > 1:
+        out.append(f"{name(run, peaks[-1][1], peaks[-1][2])} needs {_times(peaks[-1][0] / peaks[0][0])} the "
+                   f"memory of {name(run, peaks[0][1], peaks[0][2])} at peak (USS).")
+    return out + unsupported(run, "memory")
+
+
+def _planned(policy: dict[str, Any], k: int) -> tuple[float, float] | None:
+    """The policy's own window for the wait before retry k (0-based), where it can be read:
+    the native delay, plus the interval of whatever poller moves a due retry back to work."""
+    retry = policy.get("Retry") if isinstance(policy.get("Retry"), dict) else {}
+    delay: Any = None
+    for value in (retry.get("interval"), policy.get("retry_delay"), policy.get("countdown"),
+                  policy.get("retry_in_s"), policy.get("delay_s")):
+        if value is not None:
+            delay = value
+            break
+    if isinstance(delay, list):
+        delay = delay[min(k, len(delay) - 1)] if delay else None
+    slack = float(policy.get("scheduler_interval") or policy.get("poll_interval") or 0)
+    if isinstance(delay, int | float):
+        return float(delay), float(delay) + slack
+    if "count**4" in str(policy.get("schedule", "")):
+        scale = float(policy.get("retry_in_scale") or 1)
+        return (k**4 + 15) * scale, (k**4 + 15 + 9 * (k + 1)) * scale + (slack or 1.0)
+    if policy.get("retry_backoff"):
+        b = float(policy["retry_backoff"]) * 2**k
+        return (0.0 if policy.get("retry_jitter") else b), b
+    return None
+
+
+def retries(run: Run) -> list[str]:
+    out = []
+    for system, config in series(run):
+        c = figures.median_cell([c for c in run.cells_of("retries") if (c["system"], c["config"]) ==
+                                 (system, config)], "time_to_success_s.p50")
+        if c is None:
+            continue
+        m = c["metrics"]
+        jobs = m.get("jobs") or []
+        if not jobs:
+            continue
+        who = name(run, c["system"], c["config"])
+        attempts = [len(j["attempts"]) for j in jobs]
+        finals = [j["final"] for j in jobs]
+        waits: dict[int, list[float]] = {}
+        for j in jobs:
+            at = sorted(j["attempts"], key=lambda a: a["start"])
+            for k in range(len(at) - 1):
+                waits.setdefault(k, []).append((at[k + 1]["start"] - at[k]["end"]) / 1e9)
+        said = "; ".join(f"before retry {k + 1}: {metrics.fmt_range(min(w), max(w), 's')}"
+                         for k, w in sorted(waits.items()))
+        tts = m.get("time_to_success_s") or {}
+        s = (f"{who}: {statistics.median(attempts):g} attempts per job (median), final states "
+             + ", ".join(f"{finals.count(f)} {f}" for f in sorted(set(finals)))
+             + (f"; waits {said}" if said else "")
+             + (f"; time to success p50 {fmt(tts.get('p50'), 's')}, max {fmt(tts.get('max'), 's')}" if tts else "")
+             + ".")
+        policy = m.get("policy") or {}
+        checks = [(k, w, _planned(policy, k)) for k, w in sorted(waits.items())]
+        checks = [(k, w, p) for k, w, p in checks if p]
+        if checks:
+            inside = all(p[0] - 0.05 <= x <= p[1] + 0.05 for _, w, p in checks for x in w)
+            windows = ", ".join(metrics.fmt_range(p[0], p[1], "s") for _, _, p in checks)
+            polled = any(p[1] > p[0] for _, _, p in checks)
+            s += (f" Its policy allows {windows} for these waits"
+                  + (" (the delay plus the interval of the poller that moves due retries back)" if polled else "")
+                  + ": " + ("every measured wait falls inside." if inside
+                                   else "some measured waits fall outside — look at the timeline."))
+        out.append(s)
+        bad = [f for f in finals if f != "succeeded"]
+        if bad:
+            where = {"dead": "in the dead set", "failed": "in the failed registry", "retry": "still in the retry set",
+                     "lost": "nowhere (lost)"}
+            out.append(f"{who}: the job that never succeeds ends {where.get(bad[0], bad[0])} after "
+                       f"{max(attempts)} attempts.")
+    for c in run.not_ok("retries"):
+        finals = [j["final"] for j in (c["metrics"].get("jobs") or [])]
+        if finals:
+            out.append(f"{name(run, c['system'], c['config'])} without retries: each of its {len(finals)} jobs ran "
+                       "once and ended " + ", ".join(f"{finals.count(f)} {f}" for f in sorted(set(finals))) + ".")
+    return out + unsupported(run, "retries")
+
+
+def crash(run: Run) -> list[str]:
+    out = []
+    for c in run.cells_of("crash"):
+        m = c["metrics"]
+        counts = m.get("counts") or {}
+        who = name(run, c["system"], c["config"])
+        jobs = m.get("jobs") or sum(counts.values())
+        target = m.get("target") or c["params"].get("target", "worker")
+        parts = []
+        if counts.get("lost"):
+            parts.append(f"lost {counts['lost']} (in no queue and no registry: taken from Redis before they "
+                         "ran, they died with the process)")
+        if counts.get("duplicate"):
+            parts.append(f"ran {counts['duplicate']} twice (redelivered after the kill: at-least-once)")
+        if counts.get("failed"):
+            parts.append(f"recorded {counts['failed']} as failed (the system saw the death and wrote it down)")
+        if counts.get("pending"):
+            parts.append(f"still held {counts['pending']} as pending after the {fmt(m.get('window_s'), 's')} window "
+                         "(not yet returned to work)")
+        if not parts:
+            parts.append("completed every job exactly once")
+        rec = m.get("recovery_s")
+        tail = (f" A job was recovered {fmt(rec, 's')} after the kill." if rec is not None
+                else " No job was recovered within the window.")
+        out.append(f"Killing {who}'s {target} with {jobs} jobs in play: "
+                   f"{counts.get('completed', 0)} completed; " + "; ".join(parts) + "." + tail)
+    return out + unsupported(run, "crash")
+
+
+def scheduled(run: Run) -> list[str]:
+    out = []
+    for system, config in series(run):
+        p50 = _median(run, "scheduled", "error_ms.p50", system, config)
+        if p50 is None:
+            continue
+        mx = _median(run, "scheduled", "error_ms.max", system, config)
+        who = name(run, system, config)
+        interval = _option(run, system, config, "scheduler_interval", "poll_interval")
+        if isinstance(interval, int | float) and interval > 0:
+            frac = p50 / (interval * 1e3)
+            if 0.3 <= frac <= 0.75:
+                out.append(f"{who}: p50 {fmt(p50, 'ms')} late, max {fmt(mx, 'ms')}, with a poller checking every "
+                           f"{interval:g} s: a due job waits for the next check, half an interval on average.")
+            else:
+                out.append(f"{who}: p50 {fmt(p50, 'ms')} late, max {fmt(mx, 'ms')}, with a {interval:g} s "
+                           f"check interval ({frac * 100:.0f} % of it).")
+        else:
+            out.append(f"{who}: p50 {fmt(p50, 'ms')} late, max {fmt(mx, 'ms')}"
+                       + (" — no polling interval in its config; a start this close to the planned time means "
+                          "the worker itself timed the job." if p50 < 50 else "."))
+    return out + unsupported(run, "scheduled")
+
+
+def priority(run: Run) -> list[str]:
+    out = []
+    for system, config in series(run):
+        cells = [c for c in run.cells_of("priority") if (c["system"], c["config"]) == (system, config)]
+        if not cells:
+            continue
+        share = _median(run, "priority", "share.high", system, config)
+        weights = cells[0]["metrics"].get("weights")
+        exp = expected_share(weights)
+        who = name(run, system, config)
+        if weights == "strict":
+            s = (f"{who}: strict order — the high queue got {share * 100:.1f} % while both were full; "
+                 "default jobs wait until high is empty, so a busy high queue can starve them.")
+        elif isinstance(weights, dict) and exp is not None:
+            w = " : ".join(f"{k} {v}" for k, v in weights.items())
+            close = abs(share - exp) <= 0.05
+            s = (f"{who}: weights {w} promise {exp * 100:.0f} % to high; it processed {share * 100:.1f} %"
+                 + (" — as promised." if close else f" — {abs(share - exp) * 100:.0f} points off the promise."))
+            if exp <= 0.5 + 1e-9 and len(weights) > 1 and len(set(weights.values())) == 1:
+                s += " Equal weights are no priority at all: the queues take turns."
+        else:
+            s = f"{who}: high got {share * 100:.1f} %."
+        out.append(s)
+    return out + unsupported(run, "priority")
