@@ -167,8 +167,8 @@ def events(r: redis.Redis, kind: str | None = None) -> list[dict[str, Any]]:
     return [e for e in out if kind is None or e["event"] == kind]
 
 
-@pytest.fixture
-def sidekiq_server(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., Server]]:
+@pytest.fixture(name="sidekiq_server")
+def sidekiq_server_fixture(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., Server]]:
     """start(*flags, wait=True) -> a running server loading this file's workers; every
     server is stopped (TERM, then SIGKILL of its tree) when the test ends."""
     from harness.procs import die_with_parent

@@ -55,6 +55,23 @@ class Manager:
         log.info("Terminating quiet threads")
         for p in list(self.workers):
             p.terminate()
+        self.unblock_fetchers()
+
+    def unblock_fetchers(self) -> None:
+        """Wake threads waiting in BRPOP now (CLIENT UNBLOCK answers them like a timeout), so
+        quiet and stop do not wait out the 2 s fetch timeout. A thread whose BRPOP already got
+        a job sees `done` and pushes the job back."""
+        ids = [p.client_id for p in list(self.workers) if p.client_id is not None]
+        if not ids:
+            return
+        try:
+            client = redis.Redis(connection_pool=self.pool)
+            with client.pipeline(transaction=False) as pipe:
+                for client_id in ids:
+                    pipe.execute_command("CLIENT", "UNBLOCK", client_id)
+                pipe.execute()
+        except redis.RedisError as exc:
+            log.warning("could not unblock fetching threads: %s", exc)
 
     def stop(self, deadline: float) -> None:
         """Quiet, wait until `deadline` (time.monotonic) for running jobs, then hard stop."""
