@@ -76,6 +76,9 @@ class ResqueCloneSystem(System):
         return argv
 
     def start(self, workload: str) -> WorkerGroup:
+        from workloads import registry as workloads
+
+        workloads.get(workload)  # an unknown workload is refused before any worker starts
         env = self.worker_env()
         env[ENV_PRELOAD] = workload
         procs = [self.spawn(self.argv(i), f"resque_clone-worker-{i}", env)

@@ -79,5 +79,6 @@ def adopt_parent_state(job: Any) -> None:
     cached = getattr(registry, "_cache", None)
     if name and isinstance(cached, dict) and (parent, name) in cached:
         cached[(os.getpid(), name)] = cached[(parent, name)]
-    if getattr(probe, "_fd", None) is not None and getattr(probe, "_fd_pid", None) == parent:
-        probe._fd_pid = os.getpid()
+    key = getattr(probe, "_fd_key", None)  # (pid, run dir) the open record file belongs to
+    if getattr(probe, "_fd", None) is not None and isinstance(key, tuple) and key[0] == parent:
+        probe._fd_key = (os.getpid(), *key[1:])
