@@ -70,7 +70,8 @@ class CalibrationSystem(System):
         return sum(int(self.client.llen(queue_key(q))) for q in self.queues)
 
     def registries(self) -> Registries:
-        failed = [b.decode() for b in self.client.lrange(FAILED, 0, -1)]
+        failed = [b.decode() if isinstance(b, bytes) else str(b)
+                  for b in self.client.lrange(FAILED, 0, -1)]  # type: ignore[union-attr]
         return Registries(failed=failed, unsupported=["retry", "dead", "scheduled"])
 
     def close(self) -> None:
@@ -90,10 +91,11 @@ def work(url: str, queues: list[str], interval: float | None) -> None:
     signal.signal(signal.SIGINT, stop)
     client = redis.Redis.from_url(url)
     keys = [queue_key(q) for q in queues]
+    payload: Any
     while not stopping:
         if interval is None:
             item = client.brpop(keys, timeout=1)
-            payload = item[1] if item else None
+            payload = item[1] if item else None  # type: ignore[index]
         else:
             payload = None
             for key in keys:

@@ -100,7 +100,7 @@ class CellContext:
     """The resources and knobs of one running cell."""
 
     def __init__(self, spec: CellSpec, redis_url: str, cell_dir: Path, repeat: int,
-                 measured: dict[tuple[str, str, str], float] | None = None) -> None:
+                 measured: dict[tuple[str, str, str, int], float] | None = None) -> None:
         self.spec = spec
         self.redis_url = redis_url
         self.cell_dir = cell_dir

@@ -36,7 +36,7 @@ def cells(sizes: dict[str, Any]) -> list[CellSpec]:
 def consume(url: str, key: str, count: int, out: Path) -> None:
     """BRPOP `count` items, stamping each arrival; write {"planned","start"} lines at the end."""
     client = redis.Redis.from_url(url)
-    lines = []
+    lines: list[str] = []
     for _ in range(count):
         item = client.brpop([key], timeout=30)
         start = time.time_ns()
@@ -86,8 +86,10 @@ def run(ctx: CellContext) -> dict[str, Any]:
         try:
             _wait_blocked(client)
             jobs = [JobSpec(job_id=str(i), workload="noop") for i in range(warm + hop_n)]
-            stats = producer.paced(lambda job: client.lpush(KEY, job.planned_ns), jobs, rate,
-                                   seed=ctx.repeat + 1)
+            def send(job: JobSpec) -> None:
+                client.lpush(KEY, job.planned_ns or time.time_ns())
+
+            stats = producer.paced(send, jobs, rate, seed=ctx.repeat + 1)
         finally:
             hop = _finish(proc, out, timeout=30)
         hop = sorted(hop, key=lambda r: r["planned"])[warm:]

@@ -19,7 +19,7 @@ from harness.scenarios.throughput import total
 
 def cells(system_cls: type[System], configs: list[str], workloads: list[str],
           sizes: dict[str, Any]) -> list[CellSpec]:
-    common = {k: sizes[k] for k in ("duration_s", "min_jobs", "max_jobs", "warmup") if k in sizes}
+    common: dict[str, Any] = {k: sizes[k] for k in ("duration_s", "min_jobs", "max_jobs", "warmup") if k in sizes}
     out = []
     for name in configs:
         config = system_cls.configs[name]

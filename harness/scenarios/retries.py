@@ -82,11 +82,11 @@ def run(ctx: CellContext) -> dict[str, Any]:
     grouped = metrics.by_job(ctx.tail.measured())
     planned = {j.job_id: j.planned_ns for j in jobs}
     out_jobs, success_s = [], []
-    for job in sorted(ids):
-        attempts = grouped.get(job, [])
-        state = final_state(attempts, job, regs)
+    for job_id in sorted(ids):
+        attempts = grouped.get(job_id, [])
+        state = final_state(attempts, job_id, regs)
         out_jobs.append({
-            "job": job,
+            "job": job_id,
             "attempts": [{"attempt": i + 1, "reported_attempt": a.get("attempt"),
                           "start": a["start"], "end": a["end"], "outcome": a["outcome"]}
                          for i, a in enumerate(attempts)],
@@ -95,8 +95,8 @@ def run(ctx: CellContext) -> dict[str, Any]:
                          for a, b in zip(attempts, attempts[1:], strict=False)],
         })
         ok = [a for a in attempts if a["outcome"] == "ok"]
-        if ok and planned[job]:
-            success_s.append((ok[0]["end"] - planned[job]) / 1e9)
+        if ok and planned[job_id]:
+            success_s.append((ok[0]["end"] - planned[job_id]) / 1e9)
     if not supported:
         ctx.status, ctx.reason = "unsupported", reason
     return {

@@ -1,0 +1,76 @@
+"""The producer: precomputed schedules and the paced open-loop sender (measurement.md's known
+answers: achieved rate within 2 % of the target, Poisson inter-arrival CV close to 1)."""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+import redis
+
+from comparisons.base import JobSpec
+from harness import producer
+from harness.metrics import inter_arrival_cv
+
+
+def jobs(n: int) -> list[JobSpec]:
+    return [JobSpec(job_id=str(i), workload="noop") for i in range(n)]
+
+
+def test_constant_schedule_has_equal_gaps_at_the_rate() -> None:
+    plan = producer.schedule(100.0, 11, "constant", start_ns=5)
+    gaps = {b - a for a, b in zip(plan, plan[1:], strict=False)}
+    assert plan[0] == 5
+    assert max(gaps) - min(gaps) <= 1
+    assert plan[-1] - plan[0] == pytest.approx(0.1e9, abs=2)
+
+
+def test_poisson_schedule_spans_its_rate_with_cv_near_one() -> None:
+    plan = producer.schedule(1000.0, 5000, "poisson", seed=3)
+    assert (len(plan) - 1) / ((plan[-1] - plan[0]) / 1e9) == pytest.approx(1000.0, rel=1e-6)
+    assert inter_arrival_cv(plan) == pytest.approx(1.0, abs=0.05)
+
+
+def test_poisson_schedule_is_reproducible_by_seed() -> None:
+    assert producer.schedule(50.0, 100, seed=7) == producer.schedule(50.0, 100, seed=7)
+    assert producer.schedule(50.0, 100, seed=7) != producer.schedule(50.0, 100, seed=8)
+
+
+@pytest.mark.parametrize(("rate", "n", "arrivals"), [(0, 10, "poisson"), (10, 0, "poisson"),
+                                                      (10, 10, "bursty")])
+def test_bad_schedule_arguments_are_rejected(rate: float, n: int, arrivals: str) -> None:
+    with pytest.raises(ValueError):
+        producer.schedule(rate, n, arrivals)  # type: ignore[arg-type]
+
+
+def test_paced_producer_hits_its_rate_within_2_percent_on_real_redis(redis_client: redis.Redis) -> None:
+    stats = producer.paced(lambda job: redis_client.lpush("paced", job.planned_ns), jobs(400), 200.0,
+                           seed=11)
+    assert stats.count == 400 and not stats.stopped_early
+    assert stats.achieved_rate == pytest.approx(200.0, rel=0.02)
+    assert stats.cv == pytest.approx(1.0, abs=0.15)
+    planned = sorted(int(v) for v in redis_client.lrange("paced", 0, -1))
+    assert planned == stats.planned  # each job carried its planned time, not its send time
+
+
+def test_paced_constant_arrivals_hit_their_rate(redis_client: redis.Redis) -> None:
+    stats = producer.paced(lambda job: redis_client.lpush("paced", 1), jobs(200), 400.0, "constant")
+    assert stats.achieved_rate == pytest.approx(400.0, rel=0.02)
+    assert inter_arrival_cv(stats.planned) == pytest.approx(0.0, abs=1e-3)
+
+
+def test_a_late_producer_keeps_the_planned_times() -> None:
+    """Coordinated omission: a slow send delays the sends, never the plan."""
+    import time
+
+    stats = producer.paced(lambda job: time.sleep(0.01), jobs(20), 1000.0, "constant")
+    gaps = [b - a for a, b in zip(stats.planned, stats.planned[1:], strict=False)]
+    assert statistics.mean(gaps) == pytest.approx(1e6, rel=0.01)  # still 1 ms apart
+    assert stats.max_lag_us > 100_000  # the sender fell far behind, and says so
+
+
+def test_paced_producer_stops_when_asked() -> None:
+    sent: list[str] = []
+    stats = producer.paced(lambda job: sent.append(job.job_id), jobs(1000), 200.0,
+                           should_stop=lambda: len(sent) >= 5)
+    assert stats.stopped_early and len(sent) == 5

@@ -1,0 +1,197 @@
+"""The runner end to end on real Redis and real worker processes: the harness's own calibration
+queue (harness/calibration.py) stands in for a system, so these tests check the harness itself:
+cells, fresh databases, results, known answers, unsupported cells, bad names, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from harness import results, runner
+from harness.calibration import CalibrationSystem
+from harness.probe import ENV_RUN_DIR
+from harness.profiles import Profile, ScenarioPlan
+
+TINY = Profile("tiny", 1, {
+    "floor": ScenarioPlan({"hop_n": 50, "hop_rate": 200.0, "drain_n": 500, "warmup": 5}),
+    "throughput": ScenarioPlan({"n": 50, "concurrency": [1], "warmup": 5}),
+    "latency": ScenarioPlan({"idle_rate": 10.0, "fractions": [0.5], "duration_s": 0.5,
+                             "min_jobs": 5, "max_jobs": 200, "warmup": 3}),
+    "memory": ScenarioPlan({"concurrency": 2, "n": 10, "idle_s": 0.3, "warmup": 2}),
+    "retries": ScenarioPlan({"n": 2, "fail_first": 1, "max_retries": 2, "delay_s": 0.2,
+                             "backoff": "fixed", "window_s": 5.0}),
+    "crash": ScenarioPlan({"n": 3, "ms": 300, "window_s": 1.0, "warmup": 1,
+                           "targets": ["worker", "child"]}),
+    "scheduled": ScenarioPlan({"n": 2, "delay_s": 0.5, "window_s": 3.0}),
+    "priority": ScenarioPlan({"n": 10}),
+})
+
+
+def options(tmp_path: Path, redis_url: str, **kw: object) -> runner.RunOptions:
+    return runner.RunOptions(profile=TINY, system_classes={"calibration": CalibrationSystem},
+                             out=tmp_path / "results", redis_url=redis_url, build_report=False,
+                             **kw)  # type: ignore[arg-type]
+
+
+def leftovers(run_path: Path) -> list[int]:
+    """Processes still running for this run (found by their run-directory environment)."""
+    prefix = str(run_path.resolve())
+    out = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.pid != os.getpid() and proc.environ().get(ENV_RUN_DIR, "").startswith(prefix):
+                if proc.status() != psutil.STATUS_ZOMBIE:
+                    out.append(proc.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            pass
+    return out
+
+
+def test_a_run_writes_cells_raw_records_and_a_summary(tmp_path: Path, redis_url: str) -> None:
+    run, path = runner.execute(options(tmp_path, redis_url,
+                                       scenarios=["floor", "throughput", "latency", "scheduled"]))
+    by_scenario = {c.scenario: c for c in run.cells}
+    assert {c.status for c in run.cells if c.scenario != "scheduled"} == {"ok"}
+    assert not run.partial and run.finished and run.profile == "custom"
+    floor = by_scenario["floor"].metrics
+    assert floor["hop_latency_us"]["count"] == 50 and floor["throughput_per_s"] > 0
+    tp = by_scenario["throughput"]
+    assert tp.metrics["jobs"] == 50 and tp.metrics["throughput_per_s"] > 0
+    assert tp.metrics["wall_s"] >= tp.metrics["drain_s"]
+    assert len(results.read_raw(path, tp.to_json())) == 55  # warm-up included in a burst's raw
+    latency = [c for c in run.cells if c.scenario == "latency"]
+    assert [c.params["load"] for c in latency] == ["idle", "50%"]
+    assert latency[1].params["rate"] == pytest.approx(0.5 * tp.metrics["throughput_per_s"], rel=0.01)
+    assert (path / "raw" / f"{latency[0].id}.latency.hdr").is_file()
+    rows = {(r["scenario"], r["metric"]): r for r in run.summary}
+    assert rows[("throughput", "throughput_per_s")]["floor_ratio"] > 0
+    assert rows[("latency", "latency_p50_us")]["floor_ratio"] > 0
+    assert run.systems["calibration"]["configs"]["default"]["processes"] == 1
+    assert leftovers(path) == []
+
+
+def test_a_scenario_a_system_lacks_is_an_unsupported_cell_with_its_reason(tmp_path: Path, redis_url: str) -> None:
+    run, _ = runner.execute(options(tmp_path, redis_url, scenarios=["scheduled", "priority", "crash"]))
+    status = {(c.scenario, c.params.get("target")): c for c in run.cells}
+    assert status[("scheduled", None)].status == "unsupported"
+    assert "delayed jobs" in status[("scheduled", None)].reason
+    assert status[("priority", None)].status == "unsupported"
+    assert status[("crash", "child")].status == "unsupported"
+    assert "forks no child" in status[("crash", "child")].reason
+    worker = status[("crash", "worker")]
+    assert worker.status == "ok"
+    assert sum(worker.metrics["counts"].values()) == 3
+    assert worker.metrics["counts"]["lost"] >= 1  # BRPOP took it; SIGKILL lost it
+    assert not [r for r in run.summary if r["scenario"] in ("scheduled", "priority")]
+
+
+def test_results_read_back_as_written(tmp_path: Path, redis_url: str) -> None:
+    run, path = runner.execute(options(tmp_path, redis_url, scenarios=["throughput"]))
+    data = results.read(path)
+    assert data == json.loads(json.dumps(run.to_json(), default=str))
+    assert data["schema"] == results.SCHEMA and data["run_id"] == path.name
+    meta = data["metadata"]
+    for key in ("host", "cpu_model", "cores", "memory_bytes", "os", "python", "packages",
+                "redis_version", "redis", "argv"):
+        assert meta[key], key
+    assert meta["packages"]["hdrhistogram"] and meta["packages"]["redis"]
+    assert meta["redis_version"][0].isdigit()
+
+
+def test_polling_worker_starts_sparse_jobs_half_an_interval_late(tmp_path: Path, redis_url: str) -> None:
+    """The known answer: interval I, sparse arrivals -> mean enqueue-to-start ~ I/2, p99 ~ I."""
+    profile = Profile("poll", 1, {**TINY.scenarios, "latency": ScenarioPlan(
+        {"idle_rate": 8.0, "fractions": [], "duration_s": 5.0, "min_jobs": 40, "warmup": 2})})
+    opts = options(tmp_path, redis_url, scenarios=["latency"], configs=["poll-0.1"])
+    opts.profile = profile
+    run, _ = runner.execute(opts)
+    (cell,) = run.cells
+    h = cell.metrics["latency_us"]
+    assert h["count"] == 40
+    assert h["mean"] == pytest.approx(50_000, abs=15_000)
+    assert 70_000 <= h["p99"] <= 140_000
+
+
+def test_unknown_names_are_rejected_before_anything_starts(tmp_path: Path, redis_url: str) -> None:
+    for kw, words in [({"systems": ["nope"]}, "valid systems: calibration"),
+                      ({"scenarios": ["nope"]}, "valid scenarios: floor, throughput"),
+                      ({"workloads": ["nope"]}, "valid workloads:"),
+                      ({"configs": ["nope"]}, "valid configs: calibration: default, poll-0.1"),
+                      ({"repeats": 0}, "at least 1")]:
+        with pytest.raises(runner.UsageError, match=words):
+            runner.execute(options(tmp_path, redis_url, **kw))
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize(("flag", "words"), [
+    ("--systems=nope", "valid systems: resque_clone, sidekiq_clone, rq, celery"),
+    ("--scenarios=floor,nope", "valid scenarios: floor, throughput, latency"),
+    ("--workload=nope", "valid workloads:"),
+    ("--profile=nope", "valid profiles: quick, default, full"),
+    ("--configs=nope", "unknown config 'nope'"),
+])
+def test_the_cli_names_the_valid_choices(flag: str, words: str, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli import main
+
+    assert main(["run", flag, "--out", str(tmp_path)]) == 2
+    out = " ".join(capsys.readouterr().out.split())
+    assert "error:" in out and words in out
+    assert list(tmp_path.iterdir()) == []
+
+
+DRIVER = """
+import sys
+from pathlib import Path
+from harness import runner
+from harness.calibration import CalibrationSystem
+sys.path.insert(0, {tests!r})
+from test_harness_runner import TINY
+from harness.profiles import Profile, ScenarioPlan
+slow = Profile("slow", 1, {{**TINY.scenarios, "latency": ScenarioPlan(
+    {{"idle_rate": 2.0, "fractions": [], "duration_s": 60.0, "min_jobs": 100, "warmup": 1}})}})
+opts = runner.RunOptions(profile=slow, system_classes={{"calibration": CalibrationSystem}},
+                         out=Path({out!r}), redis_url={url!r}, build_report=False,
+                         scenarios=["throughput", "latency"])
+run, path = runner.execute(opts)
+print("partial" if run.partial else "complete", path, flush=True)
+"""
+
+
+def test_interrupt_keeps_finished_cells_marks_partial_and_leaves_no_process(tmp_path: Path, redis_url: str) -> None:
+    out = tmp_path / "results"
+    script = DRIVER.format(tests=str(Path(__file__).parent), out=str(out), url=redis_url)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                            cwd=str(Path(__file__).parent.parent))
+    try:
+        deadline = time.monotonic() + 60
+        path = None
+        while time.monotonic() < deadline:  # wait for the throughput cell, then the latency workers
+            found = list(out.glob("*/results.json"))
+            if found and json.loads(found[0].read_text())["cells"] and list(out.glob("*/work/latency*/logs")):
+                path = found[0].parent
+                break
+            time.sleep(0.1)
+        assert path is not None, "the run never finished its first cell"
+        time.sleep(1.0)
+        assert leftovers(path), "the latency cell should have workers running"
+        proc.send_signal(signal.SIGINT)
+        stdout, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert stdout.startswith("partial")
+    data = results.read(path)
+    assert data["partial"] is True and data["finished"]
+    assert [c["scenario"] for c in data["cells"]] == ["throughput"]
+    assert data["cells"][0]["status"] == "ok"
+    assert leftovers(path) == []

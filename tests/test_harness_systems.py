@@ -1,0 +1,103 @@
+"""The harness against the real adapters (each test skips, with the reason, when its system's
+adapter is unavailable): Sidekiq-style retry delays within their bounds, the polling answer on
+the Resque clone, and `queuebench run` interrupted with Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from test_harness_runner import TINY, leftovers
+
+from comparisons.base import SystemUnavailable, get_system
+from harness import results, runner
+from harness.profiles import Profile, ScenarioPlan
+
+
+def system_or_skip(name: str) -> type:
+    try:
+        return get_system(name)
+    except SystemUnavailable as exc:
+        pytest.skip(f"{name} adapter unavailable: {exc}")
+
+
+def profile(**plans: ScenarioPlan) -> Profile:
+    return Profile("test", 1, {**TINY.scenarios, **plans})
+
+
+def test_sidekiq_retry_delays_stay_within_the_sidekiq_bounds(tmp_path: Path, redis_url: str) -> None:
+    """Retry k waits the policy delay d_k (the clone's sidekiq_retry_in hook; Sidekiq's own
+    k**4 + 15 is scaled down to d) plus jitter 9 * (k + 1) * unit (unit 0 under the hook), plus
+    the scheduled-set poller's granularity (random around poll_interval, at most 1.5 x)."""
+    cls = system_or_skip("sidekiq_clone")
+    delay = 0.3
+    opts = runner.RunOptions(
+        profile=profile(retries=ScenarioPlan({"n": 3, "fail_first": 2, "max_retries": 3,
+                                              "delay_s": delay, "backoff": "fixed",
+                                              "window_s": 20.0})),
+        system_classes={"sidekiq_clone": cls}, scenarios=["retries"], configs=["default"],
+        out=tmp_path, redis_url=redis_url, build_report=False)
+    run, _ = runner.execute(opts)
+    (cell,) = run.cells
+    assert cell.status == "ok", cell.reason
+    poll = float(cls.configs["default"].options.get("poll_interval", 5.0))
+    for job in cell.metrics["jobs"]:
+        assert job["final"] == "succeeded"
+        assert [a["outcome"] for a in job["attempts"]] == ["error", "error", "ok"]
+        for gap in job["delays_s"]:
+            assert delay <= gap <= delay + 1.5 * poll + 0.5
+
+
+def test_resque_clone_polling_answer(tmp_path: Path, redis_url: str) -> None:
+    """A Resque worker polling every 0.1 s starts sparse jobs ~0.05 s late on average."""
+    cls = system_or_skip("resque_clone")
+    if "nofork" not in cls.configs:
+        pytest.skip("the Resque clone has no 'nofork' config")
+    interval = float(cls.configs["nofork"].options["interval"])
+    opts = runner.RunOptions(
+        profile=profile(latency=ScenarioPlan({"idle_rate": 8.0, "fractions": [], "duration_s": 4.0,
+                                              "min_jobs": 30, "warmup": 2})),
+        system_classes={"resque_clone": cls}, scenarios=["latency"], configs=["nofork"],
+        out=tmp_path, redis_url=redis_url, build_report=False)
+    run, _ = runner.execute(opts)
+    (cell,) = run.cells
+    assert cell.status == "ok", cell.reason
+    assert cell.metrics["latency_us"]["mean"] == pytest.approx(interval / 2 * 1e6, rel=0.4)
+
+
+def test_ctrl_c_on_queuebench_run_keeps_cells_and_leaves_nothing(tmp_path: Path, redis_url: str) -> None:
+    system_or_skip("sidekiq_clone")
+    out = tmp_path / "results"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "run", "--profile", "quick", "--systems",
+         "sidekiq_clone", "--scenarios", "throughput,crash", "--configs", "default",
+         "--redis-url", redis_url, "--out", str(out), "--no-report"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=str(Path(__file__).parent.parent))
+    path = None
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            found = list(out.glob("*/results.json"))
+            if found and json.loads(found[0].read_text())["cells"] and list(out.glob("*/work/crash*/logs")):
+                path = found[0].parent
+                break
+            time.sleep(0.1)
+        assert path is not None, "no cell finished"
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, output
+    assert "partial" in output
+    data = results.read(path)
+    assert data["partial"] is True
+    assert data["cells"] and all(c["scenario"] == "throughput" for c in data["cells"])
+    assert leftovers(path) == []
