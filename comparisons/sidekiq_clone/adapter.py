@@ -5,6 +5,9 @@ start() runs `python -m comparisons.sidekiq_clone` processes (one per config pro
 QueuebenchWorker payloads pushed with the clone's own client; a RetryPolicy becomes retry: N
 plus a "qb_retry" field the worker's sidekiq_retry_in turns into delays. Graceful stop = TERM.
 
+A job without a RetryPolicy is pushed with retry: 0, so a failure lands in the dead set at once
+(Sidekiq's own default, retry: true, would retry it 25 times over three weeks).
+
 Configs: default (1 process x 10 threads, Sidekiq 6's default), c1 (1 thread), c4, p2 (2
 processes x 10 threads), reliable (--reliable fetch: in-progress jobs survive SIGKILL).
 Every config works the queues high, default, low in strict order and polls the retry and
@@ -80,6 +83,9 @@ class SidekiqCloneSystem(System):
         return argv
 
     def start(self, workload: str) -> WorkerGroup:
+        from workloads import registry
+
+        registry.get(workload)  # an unknown workload is refused before any worker starts
         procs = [self.spawn(self.argv(), f"sidekiq_clone-{i}")
                  for i in range(self.config.processes)]
         group = WorkerGroup(procs, self.name, self.config)
@@ -103,7 +109,9 @@ class SidekiqCloneSystem(System):
     def _item(self, job: JobSpec) -> dict[str, Any]:
         item: dict[str, Any] = {"class": QueuebenchWorker, "args": job.probe_args(),
                                 "queue": job.queue}
-        if job.retry is not None:
+        if job.retry is None:
+            item["retry"] = 0  # no retries: a failure goes straight to the dead set
+        else:
             item["retry"] = job.retry.max_retries
             item["qb_retry"] = {"backoff": job.retry.backoff, "delay_s": job.retry.delay_s}
         if job.delay_s > 0:
