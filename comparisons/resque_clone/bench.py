@@ -1,0 +1,148 @@
+"""Benchmark of the Resque clone (not a test): no-op drain and idle enqueue-to-start latency.
+
+    python -m comparisons.resque_clone.bench [--repeats 3] [--fork-jobs 1000] [--nofork-jobs 3000]
+
+- drain: N no-op jobs enqueued, then one worker (interval 0.1 s) started; throughput is counted
+  worker-side from the first job start to the last job end (measurement.md), forked and not.
+- latency: one worker idle; jobs enqueued one at a time at random gaps (so arrivals fall at random
+  points of the poll cycle); enqueue-to-start = probe start - planned time. Polling (interval
+  0.1 s) against --blocking (BLPOP), each with and without fork.
+
+Each figure is the median of --repeats runs with its min-max spread. Uses REDIS_URL or a private
+embedded Redis. Reference (real Resque 2.7.0, same kind of machine): 264 jobs/s forked, 1,240
+without fork; idle latency interval/2 (p50 53 ms at 0.1 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from comparisons.base import JobSpec, SystemConfig
+from comparisons.resque_clone.adapter import ResqueCloneSystem
+from harness import probe
+from workloads import registry
+
+DRAIN = {"fork": {"interval": 0.1, "fork": True}, "nofork": {"interval": 0.1, "fork": False}}
+LATENCY = {
+    "poll-0.1-fork": {"interval": 0.1, "fork": True},
+    "poll-0.1-nofork": {"interval": 0.1, "fork": False},
+    "blocking-fork": {"interval": 1.0, "fork": True, "blocking": True},
+    "blocking-nofork": {"interval": 1.0, "fork": False, "blocking": True},
+}
+
+
+def _system(url: str, run_dir: Path, options: dict[str, Any]) -> ResqueCloneSystem:
+    base = dict(ResqueCloneSystem.configs["interval-0.1"].options)
+    return ResqueCloneSystem(url, run_dir, SystemConfig("bench", options={**base, **options}))
+
+
+def _wait_records(run_dir: Path, n: int, timeout: float) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        recs = list(probe.read_records(run_dir))
+        if len(recs) >= n:
+            return recs
+        time.sleep(0.05)
+    raise TimeoutError(f"only {len(list(probe.read_records(run_dir)))} of {n} jobs ran in {timeout} s")
+
+
+def drain_once(url: str, options: dict[str, Any], n: int) -> dict[str, float]:
+    redis.Redis.from_url(url).flushdb()
+    with tempfile.TemporaryDirectory() as tmp:
+        run_dir = Path(tmp)
+        registry.prepare("noop", run_dir, {})
+        system = _system(url, run_dir, options)
+        system.enqueue_many(JobSpec(JobSpec.new_id(), "noop") for _ in range(n))
+        t0 = time.time_ns()
+        group = system.start("noop")
+        try:
+            recs = _wait_records(run_dir, n, timeout=max(60.0, n / 20))
+        finally:
+            system.stop(group)
+            system.close()
+        first, last = min(r["start"] for r in recs), max(r["end"] for r in recs)
+        return {"throughput_per_s": n / ((last - first) / 1e9), "wall_s": (last - t0) / 1e9}
+
+
+def latency_once(url: str, options: dict[str, Any], n: int, rng: random.Random) -> dict[str, float]:
+    redis.Redis.from_url(url).flushdb()
+    with tempfile.TemporaryDirectory() as tmp:
+        run_dir = Path(tmp)
+        registry.prepare("noop", run_dir, {})
+        system = _system(url, run_dir, options)
+        group = system.start("noop")
+        try:
+            for _ in range(5):  # warm-up, discarded
+                system.enqueue(JobSpec(JobSpec.new_id(), "noop"))
+                time.sleep(0.15)
+            _wait_records(run_dir, 5, 30)
+            probe.clear_records(run_dir)
+            for _ in range(n):
+                time.sleep(rng.uniform(0.12, 0.3))  # idle between jobs: the worker is waiting
+                system.enqueue(JobSpec(JobSpec.new_id(), "noop"))
+            recs = _wait_records(run_dir, n, 30)
+        finally:
+            system.stop(group)
+            system.close()
+        lat = sorted((r["start"] - r["planned"]) / 1e3 for r in recs)  # microseconds
+        return {"p50_us": statistics.median(lat), "p99_us": lat[min(len(lat) - 1, int(len(lat) * 0.99))],
+                "mean_us": statistics.fmean(lat)}
+
+
+def summarize(runs: list[dict[str, float]]) -> dict[str, dict[str, float]]:
+    return {k: {"median": statistics.median(r[k] for r in runs), "min": min(r[k] for r in runs),
+                "max": max(r[k] for r in runs)} for k in runs[0]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m comparisons.resque_clone.bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--fork-jobs", type=int, default=1000)
+    p.add_argument("--nofork-jobs", type=int, default=3000)
+    p.add_argument("--latency-jobs", type=int, default=40)
+    p.add_argument("--only", choices=["drain", "latency"], default=None)
+    p.add_argument("--json", type=Path, help="also write the results here")
+    args = p.parse_args(argv)
+    rng = random.Random(1)
+    results: dict[str, Any] = {"drain": {}, "latency": {}}
+    with ExitStack() as stack:
+        url = os.environ.get("REDIS_URL")
+        if not url:
+            from harness.redis_server import EmbeddedRedis
+
+            url = stack.enter_context(EmbeddedRedis()).url
+        if args.only in (None, "drain"):
+            for name, options in DRAIN.items():
+                n = args.fork_jobs if options["fork"] else args.nofork_jobs
+                runs = [drain_once(url, options, n) for _ in range(args.repeats)]
+                results["drain"][name] = {"jobs": n, **summarize(runs)}
+                s = results["drain"][name]["throughput_per_s"]
+                print(f"drain {name:8s} {n:5d} jobs: {s['median']:8.1f} jobs/s "
+                      f"(min {s['min']:.1f}, max {s['max']:.1f})", flush=True)
+        if args.only in (None, "latency"):
+            for name, options in LATENCY.items():
+                runs = [latency_once(url, options, args.latency_jobs, rng) for _ in range(args.repeats)]
+                results["latency"][name] = summarize(runs)
+                s, q = results["latency"][name]["p50_us"], results["latency"][name]["p99_us"]
+                print(f"idle latency {name:16s} p50 {s['median'] / 1e3:7.2f} ms "
+                      f"(min {s['min'] / 1e3:.2f}, max {s['max'] / 1e3:.2f}); "
+                      f"p99 {q['median'] / 1e3:7.2f} ms", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
