@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import signal
+import socket
 import subprocess
 import sys
+import time
 
 import pytest
 from resque_jobs import (
@@ -198,3 +201,44 @@ def test_cli_needs_a_redis_url():
 def test_cli_rejects_a_bad_interval(redis_url):
     out = run_cli("work", "--redis", redis_url, "--queue", "*", env={"INTERVAL": "soon"})
     assert out.returncode == 2 and "INTERVAL='soon' is not a number" in out.stderr
+
+
+def test_blocking_fetch_starts_a_job_on_push_not_after_the_interval(resque, resque_worker, run_dir):
+    resque_worker("--queue", "default", "--interval", "30", "--blocking")
+    time.sleep(0.3)  # the worker is now blocked in BLPOP
+    t0 = time.time()
+    resque.enqueue(Echo, "now")
+    [event] = wait_for(lambda: events(run_dir, "echo"), timeout=10, what="the job")
+    assert event["t"] - t0 < 5  # a polling worker with INTERVAL 30 would sleep up to 30 s
+
+
+def test_blocking_fetch_keeps_queue_priority(resque, resque_worker, run_dir):
+    for q in ("low", "high"):
+        resque.enqueue_to(q, Echo, q)
+    worker = resque_worker("--queue", "high,low", "--interval", "0.2", "--blocking")
+    wait_for(lambda: len(events(run_dir, "echo")) == 2, what="both jobs")
+    assert echoed(run_dir) == ["high", "low"]
+    worker.signal(signal.SIGQUIT)
+    assert worker.wait(timeout=10) == 0  # QUIT while blocked: exits within one BLPOP timeout
+
+
+def test_heartbeat_is_refreshed_while_the_worker_lives(resque, resque_worker, redis_client):
+    worker = resque_worker("--queue", "default", "--interval", "0.1", "--heartbeat-interval", "1")
+    wid = f"{socket.gethostname()}:{worker.pid}:default"
+    first = wait_for(lambda: redis_client.hget("resque:workers:heartbeat", wid), what="a heartbeat")
+    wait_for(lambda: redis_client.hget("resque:workers:heartbeat", wid) != first, timeout=5,
+             what="a newer heartbeat")
+
+
+def test_cli_web_says_clearly_when_the_dashboard_module_is_missing():
+    code = ("import sys; sys.modules['comparisons.resque_clone.web'] = None; "
+            "from comparisons.resque_clone.cli import main; sys.exit(main(['web']))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         timeout=30)
+    assert out.returncode == 1 and "comparisons.resque_clone.web is not installed" in out.stderr
+
+
+def test_cli_stats_prints_counters(resque, redis_url):
+    resque.enqueue(Echo, 1)
+    out = run_cli("stats", "--redis", redis_url)
+    assert out.returncode == 0 and json.loads(out.stdout)["pending"] == 1

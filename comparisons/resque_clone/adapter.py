@@ -121,8 +121,9 @@ class ResqueCloneSystem(System):
 
     @staticmethod
     def _policy(policy: RetryPolicy) -> dict[str, Any]:
+        delays: list[float]
         if policy.backoff == "native":
-            delays = list(DEFAULT_BACKOFF)
+            delays = [float(d) for d in DEFAULT_BACKOFF]
         else:
             delays = [policy.delay(k) for k in range(max(policy.max_retries, 1))]
         return {"limit": policy.max_retries, "delays": delays}

@@ -58,7 +58,7 @@ class Resque:
         self.conn = Connection.from_url(None, namespace) if target is None else Connection.coerce(target, namespace)
 
     @property
-    def redis(self) -> redis.Redis:
+    def redis(self) -> Any:
         return self.conn.redis
 
     # -- enqueue / dequeue ----------------------------------------------------------------

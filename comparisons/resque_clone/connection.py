@@ -7,6 +7,7 @@ corrupt each other), so Connection.reconnect() builds a fresh client with the sa
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import redis
 
@@ -23,7 +24,9 @@ class Connection:
     """A redis-py client and the Keys of a namespace."""
 
     def __init__(self, client: redis.Redis, namespace: str = DEFAULT_NAMESPACE) -> None:
-        self.redis = client
+        # Any: redis-py types each reply as the union of every RESP shape; replies here are
+        # bytes (no decode_responses) and are decoded where they are read.
+        self.redis: Any = client
         self.keys = Keys(namespace)
 
     @classmethod

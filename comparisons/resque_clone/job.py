@@ -92,7 +92,7 @@ class Job:
                     hook(*args)
             except DontPerform:
                 return False
-            run_around(cls, args, lambda: cls.perform(*args))
+            run_around(cls, args, lambda: getattr(cls, "perform")(*args))  # noqa: B009
             for hook in job_hooks(cls, "after_perform"):
                 hook(*args)
             return True

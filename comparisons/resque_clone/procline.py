@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import ctypes
 import os
+from collections.abc import Callable
 
 from comparisons.resque_clone.keys import VERSION
 
 PR_SET_NAME = 15
 PREFIX_ENV = "RESQUE_PROCLINE_PREFIX"
 
+_setproctitle: Callable[[str], None] | None
 try:
     from setproctitle import setproctitle as _setproctitle
 

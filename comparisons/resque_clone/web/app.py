@@ -100,8 +100,7 @@ def create_app(
 
     @app.post("/failed/clear")
     def failed_clear() -> Response:
-        data.clear_failures()
-        flash("The failed list was cleared.", "ok")
+        flash(f"The failed list was cleared ({data.clear_failures()} job(s)).", "ok")
         return redirect(url_for("failed"))
 
     @app.get("/queues")
@@ -140,7 +139,7 @@ def create_app(
         if section == "redis":
             return render_template("stats.html", section=section, info=data.redis_info())
         if section == "keys":
-            rows, cut = data.keys()
+            rows, cut = data.key_list()
             return render_template("stats.html", section=section, keys=rows, cut=cut)
         abort(404)
 

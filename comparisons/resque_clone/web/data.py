@@ -1,23 +1,26 @@
 """What resque-web reads and changes in Redis, in Resque 2.x's layout (see wire-formats.md).
 
 The dashboard talks to Redis directly, exactly as resque-web does, so it works on the clone's
-Redis and on a real Resque's alike. Every change a page can make lives here: requeue / remove
-a failure, clear or requeue all failures, remove a queue. Upstream addresses a failure by its
-index alone; here every change also names the record it expects at that index (a short digest
-of its JSON), so a list that moved since the page was drawn is refused instead of retrying or
-deleting the wrong job.
+Redis and on a real Resque's alike. Key names, JSON encoding and time formats come from the
+clone's keys module; clearing and requeueing all failures are the clone's admin operations.
+Upstream addresses one failure by its index alone; here a change to one failure also names the
+record it expects at that index (a short digest of its JSON) and runs inside WATCH/MULTI, so a
+list that moved since the page was drawn is refused instead of retrying or deleting the wrong
+job.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import redis
+
+from comparisons.resque_clone import admin, keys
+from comparisons.resque_clone.connection import Connection
 
 PAGE = 20
 KEYS_LIMIT = 1000  # the Keys page lists at most this many keys (SCAN, bounded)
@@ -39,11 +42,6 @@ def decode(raw: str) -> dict[str, Any]:
     except ValueError:
         return {"class": "(malformed JSON)", "args": [raw], "malformed": True}
     return value if isinstance(value, dict) else {"class": "(not an object)", "args": [value]}
-
-
-def encode(value: dict[str, Any]) -> str:
-    """Compact JSON, keys in insertion order: what Resque writes (LREM needs identical bytes)."""
-    return json.dumps(value, separators=(",", ":"))
 
 
 @dataclass
@@ -71,45 +69,44 @@ class ResqueData:
     def __init__(self, client: redis.Redis, namespace: str = "resque") -> None:
         self.r = client
         self.ns = namespace.rstrip(":")
-
-    def key(self, *parts: str) -> str:
-        return ":".join((self.ns, *parts))
+        self.keys = keys.Keys(self.ns)
+        self.conn = Connection(client, self.ns)
 
     # -- queues --------------------------------------------------------------------------
 
     def queues(self) -> list[str]:
-        return sorted(self.r.smembers(self.key("queues")))
+        return sorted(self.r.smembers(self.keys.queues))
 
     def queue_sizes(self) -> dict[str, int]:
         names = self.queues()
         pipe = self.r.pipeline(transaction=False)
         for name in names:
-            pipe.llen(self.key("queue", name))
+            pipe.llen(self.keys.queue(name))
         return dict(zip(names, pipe.execute(), strict=True))
 
     def queue_jobs(self, name: str, start: int, count: int = PAGE) -> list[dict[str, Any]]:
-        return [decode(raw) for raw in self.r.lrange(self.key("queue", name), start, start + count - 1)]
+        return [decode(raw) for raw in self.r.lrange(self.keys.queue(name), start, start + count - 1)]
 
     def queue_size(self, name: str) -> int:
-        return int(self.r.llen(self.key("queue", name)))
+        return int(self.r.llen(self.keys.queue(name)))
 
     def remove_queue(self, name: str) -> None:
         pipe = self.r.pipeline()
-        pipe.srem(self.key("queues"), name)
-        pipe.delete(self.key("queue", name))
+        pipe.srem(self.keys.queues, name)
+        pipe.delete(self.keys.queue(name))
         pipe.execute()
 
     # -- workers -------------------------------------------------------------------------
 
     def workers(self) -> list[Worker]:
-        ids = sorted(self.r.smembers(self.key("workers")))
-        beats = self.r.hgetall(self.key("workers:heartbeat"))
+        ids = sorted(self.r.smembers(self.keys.workers))
+        beats = self.r.hgetall(self.keys.heartbeat)
         pipe = self.r.pipeline(transaction=False)
         for wid in ids:
-            pipe.get(self.key("worker", wid))
-            pipe.get(self.key("worker", wid, "started"))
-            pipe.get(self.key("stat:processed", wid))
-            pipe.get(self.key("stat:failed", wid))
+            pipe.get(self.keys.worker(wid))
+            pipe.get(self.keys.worker_started(wid))
+            pipe.get(self.keys.stat(f"processed:{wid}"))
+            pipe.get(self.keys.stat(f"failed:{wid}"))
         values = pipe.execute()
         out = []
         for i, wid in enumerate(ids):
@@ -132,18 +129,18 @@ class ResqueData:
     # -- failures ------------------------------------------------------------------------
 
     def failed_count(self) -> int:
-        return int(self.r.llen(self.key("failed")))
+        return int(self.r.llen(self.keys.failed))
 
     def failures(self, start: int, count: int = PAGE, klass: str | None = None) -> tuple[list[Failure], int]:
         """One page of failures (oldest first) and the total; with `klass`, only that class."""
         if not klass:
-            raws = self.r.lrange(self.key("failed"), start, start + count - 1)
+            raws = self.r.lrange(self.keys.failed, start, start + count - 1)
             return [self._failure(start + i, raw) for i, raw in enumerate(raws)], self.failed_count()
         matches: list[Failure] = []
         total = 0
         offset = 0
         while True:
-            raws = self.r.lrange(self.key("failed"), offset, offset + FAILED_SCAN - 1)
+            raws = self.r.lrange(self.keys.failed, offset, offset + FAILED_SCAN - 1)
             for i, raw in enumerate(raws):
                 failure = self._failure(offset + i, raw)
                 if failure.payload.get("class") == klass:
@@ -155,14 +152,14 @@ class ResqueData:
             offset += FAILED_SCAN
 
     def failure(self, index: int) -> Failure | None:
-        raw = self.r.lindex(self.key("failed"), index)
+        raw = self.r.lindex(self.keys.failed, index)
         return None if raw is None else self._failure(index, raw)
 
     def failed_classes(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         offset = 0
         while True:
-            raws = self.r.lrange(self.key("failed"), offset, offset + FAILED_SCAN - 1)
+            raws = self.r.lrange(self.keys.failed, offset, offset + FAILED_SCAN - 1)
             for raw in raws:
                 name = str(self._failure(0, raw).payload.get("class", "?"))
                 counts[name] = counts.get(name, 0) + 1
@@ -178,7 +175,7 @@ class ResqueData:
 
     def _change_failure(self, index: int, expected: str | None, change: Any) -> None:
         """Run change(pipe, raw) on the failure at index inside WATCH/MULTI, if it is `expected`."""
-        key = self.key("failed")
+        key = self.keys.failed
         with self.r.pipeline() as pipe:
             while True:
                 try:
@@ -203,11 +200,11 @@ class ResqueData:
             record = decode(raw)
             if record.get("malformed") or not isinstance(record.get("payload"), dict):
                 raise StaleEntry(f"failure #{index} has no payload to requeue")
-            record["retried_at"] = time.strftime("%Y/%m/%d %H:%M:%S", time.gmtime())
+            record["retried_at"] = keys.retried_at()
             queue = str(record.get("queue") or "default")
-            pipe.lset(self.key("failed"), index, encode(record))
-            pipe.sadd(self.key("queues"), queue)
-            pipe.rpush(self.key("queue", queue), encode(record["payload"]))
+            pipe.lset(self.keys.failed, index, keys.encode(record))
+            pipe.sadd(self.keys.queues, queue)
+            pipe.rpush(self.keys.queue(queue), keys.encode(record["payload"]))
 
         self._change_failure(index, expected, change)
 
@@ -216,29 +213,23 @@ class ResqueData:
         marker = "__removed__" + uuid.uuid4().hex
 
         def change(pipe: Any, raw: str) -> None:
-            pipe.lset(self.key("failed"), index, marker)
-            pipe.lrem(self.key("failed"), 1, marker)
+            pipe.lset(self.keys.failed, index, marker)
+            pipe.lrem(self.keys.failed, 1, marker)
 
         self._change_failure(index, expected, change)
 
     def requeue_all(self) -> int:
-        count = self.failed_count()
-        for index in range(count):
-            try:
-                self.requeue(index)
-            except StaleEntry:
-                continue
-        return count
+        return admin.requeue_all(self.conn)
 
-    def clear_failures(self) -> None:
-        self.r.delete(self.key("failed"))
+    def clear_failures(self) -> int:
+        return admin.clear(self.conn)
 
     # -- stats ---------------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
         sizes = self.queue_sizes()
         workers = self.workers()
-        processed, failed = self.r.mget(self.key("stat:processed"), self.key("stat:failed"))
+        processed, failed = self.r.mget(self.keys.stat("processed"), self.keys.stat("failed"))
         return {
             "pending": sum(sizes.values()),
             "processed": int(processed or 0),
@@ -253,7 +244,7 @@ class ResqueData:
     def redis_info(self) -> dict[str, Any]:
         return dict(sorted(self.r.info().items()))
 
-    def keys(self) -> tuple[list[dict[str, Any]], bool]:
+    def key_list(self) -> tuple[list[dict[str, Any]], bool]:
         """Keys under the namespace with type and size; True when the list was cut at the limit."""
         names: list[str] = []
         for name in self.r.scan_iter(match=self.ns + ":*", count=500):
@@ -277,7 +268,7 @@ class ResqueData:
         return rows, len(names) >= KEYS_LIMIT
 
     def key_contents(self, short: str, start: int, count: int = 50) -> dict[str, Any]:
-        name = self.key(short)
+        name = self.keys.key(short)
         kind = self.r.type(name)
         items: list[Any]
         if kind == "list":
