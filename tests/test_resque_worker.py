@@ -242,3 +242,11 @@ def test_cli_stats_prints_counters(resque, redis_url):
     resque.enqueue(Echo, 1)
     out = run_cli("stats", "--redis", redis_url)
     assert out.returncode == 0 and json.loads(out.stdout)["pending"] == 1
+
+
+def test_cli_says_when_redis_cannot_be_reached():
+    from harness.redis_server import free_port
+
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    out = run_cli("work", "--redis", url, "--queue", "*")
+    assert out.returncode == 1 and f"cannot reach Redis at {url}" in out.stderr

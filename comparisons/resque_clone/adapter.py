@@ -98,9 +98,9 @@ class ResqueCloneSystem(System):
             ids = self.client.workers()
             if want <= {w.split(":")[1] for w in ids if w.count(":") >= 2}:
                 return
-            for p in group.processes:
+            for i, p in enumerate(group.processes):
                 if p.poll() is not None:
-                    log = self.run_dir / "logs" / "resque_clone-worker-0.log"
+                    log = self.run_dir / "logs" / f"resque_clone-worker-{i}.log"
                     tail = log.read_text()[-2000:] if log.exists() else ""
                     raise RuntimeError(f"resque_clone worker {p.pid} exited with {p.returncode}:\n{tail}")
             time.sleep(0.02)

@@ -100,6 +100,31 @@ def latency_once(url: str, options: dict[str, Any], n: int, rng: random.Random) 
                 "mean_us": statistics.fmean(lat)}
 
 
+def fork_floor(n: int = 300) -> dict[str, float]:
+    """fork + exit + wait per second from this process (the worker's size: redis-py, probe and
+    workload loaded), and from Ruby with the redis gem when Ruby is here: the ceiling any
+    fork-per-job worker can reach on this machine right now."""
+    import shutil
+    import subprocess
+
+    import comparisons.resque_clone.probe_job  # noqa: F401 - the worker's imports
+
+    t = time.perf_counter()
+    for _ in range(n):
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+    out = {"python_forks_per_s": n / (time.perf_counter() - t)}
+    if shutil.which("ruby"):
+        script = (f"begin; require 'redis'; rescue LoadError; end; t = Time.now; "
+                  f"{n}.times {{ Process.wait(fork {{ exit! }}) }}; print({n} / (Time.now - t))")
+        done = subprocess.run(["ruby", "-e", script], capture_output=True, text=True, timeout=120)
+        if done.returncode == 0 and done.stdout:
+            out["ruby_forks_per_s"] = float(done.stdout)
+    return out
+
+
 def summarize(runs: list[dict[str, float]]) -> dict[str, dict[str, float]]:
     return {k: {"median": statistics.median(r[k] for r in runs), "min": min(r[k] for r in runs),
                 "max": max(r[k] for r in runs)} for k in runs[0]}
@@ -116,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, help="also write the results here")
     args = p.parse_args(argv)
     rng = random.Random(1)
-    results: dict[str, Any] = {"drain": {}, "latency": {}}
+    results: dict[str, Any] = {"drain": {}, "latency": {}, "fork_floor": {}}
     with ExitStack() as stack:
         url = os.environ.get("REDIS_URL")
         if not url:
@@ -124,6 +149,10 @@ def main(argv: list[str] | None = None) -> int:
 
             url = stack.enter_context(EmbeddedRedis()).url
         if args.only in (None, "drain"):
+            floors = [fork_floor() for _ in range(args.repeats)]
+            results["fork_floor"] = summarize(floors)
+            for k, v in results["fork_floor"].items():
+                print(f"floor {k:18s} {v['median']:8.1f} (min {v['min']:.1f}, max {v['max']:.1f})", flush=True)
             for name, options in DRAIN.items():
                 n = args.fork_jobs if options["fork"] else args.nofork_jobs
                 runs = [drain_once(url, options, n) for _ in range(args.repeats)]

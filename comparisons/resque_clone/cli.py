@@ -21,6 +21,8 @@ import sys
 import threading
 from collections.abc import Sequence
 
+import redis
+
 from comparisons.resque_clone import admin, keys, registry, scheduler, stats
 from comparisons.resque_clone.connection import Connection, NoRedisConfigured
 
@@ -208,4 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except (NoRedisConfigured, admin.NoSuchFailure, admin.NotRequeueable) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except redis.ConnectionError as exc:
+        print(f"error: cannot reach Redis at {args.redis or os.environ.get('REDIS_URL')}: {exc}",
+              file=sys.stderr)
         return 1
