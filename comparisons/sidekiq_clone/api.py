@@ -51,7 +51,7 @@ class SortedSet:
         return int(self.redis.zcard(self.name))
 
     def entries(self, start: int = 0, stop: int = -1) -> list[SortedEntry]:
-        rows = self.redis.zrange(self.name, start, stop, withscores=True)
+        rows: Any = self.redis.zrange(self.name, start, stop, withscores=True)
         return [SortedEntry(float(s), _text(v), _parse(_text(v))) for v, s in rows]
 
     def find_jid(self, jid: str) -> SortedEntry | None:

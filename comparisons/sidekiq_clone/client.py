@@ -59,8 +59,7 @@ class Client:
 
     def push(self, item: dict[str, Any]) -> str | None:
         """Push one job; returns its jid, or None if a client middleware stopped it."""
-        job = self.normalize(item)
-        job = self._through_middleware(item.get("class"), job)
+        job = self._through_middleware(item.get("class"), self.normalize(item))
         if job is None:
             return None
         self._raw_push([job])

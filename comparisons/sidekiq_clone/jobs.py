@@ -28,8 +28,9 @@ class QueuebenchWorker(Worker):
         attempt = 1 if count is None else int(count) + 2
         probe.run(SYSTEM, job_id, planned_ns, workload, args, attempt=attempt)
 
-    def sidekiq_retry_in(self, count: int, exc: BaseException, job: dict[str, Any]) -> Any:
-        policy = job.get("qb_retry") or {}
+    def sidekiq_retry_in(self, count: int, exc: BaseException,
+                         job: dict[str, Any] | None = None) -> float | str | None:
+        policy = (job or self.job).get("qb_retry") or {}
         backoff = policy.get("backoff", "native")
         if backoff == "native":
             return None  # Sidekiq's count**4 + 15 + jitter

@@ -19,6 +19,7 @@ scale time down with it; a worker with an exact schedule sets it to 0.
 from __future__ import annotations
 
 import base64
+import inspect
 import json
 import logging
 import random
@@ -69,13 +70,12 @@ def delay_for(worker: Any, count: int, exc: BaseException, job: dict[str, Any],
 
 
 def call_retry_in(worker: Any, count: int, exc: BaseException, job: dict[str, Any]) -> Any:
+    """Call the hook with (count, exc, job), or (count, exc) if it takes two (Sidekiq 6)."""
     hook = worker.sidekiq_retry_in
-    try:
-        return hook(count, exc, job)
-    except TypeError as error:
-        if "positional argument" not in str(error):
-            raise
-        return hook(count, exc)  # the two-argument form (Sidekiq 6)
+    params = inspect.signature(hook).parameters.values()
+    takes_job = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params) >= 3 \
+        or any(p.kind == p.VAR_POSITIONAL for p in params)
+    return hook(count, exc, job) if takes_job else hook(count, exc)
 
 
 def compress_backtrace(lines: list[str]) -> str:

@@ -82,8 +82,10 @@ class Worker:
     def perform(self, *args: Any) -> None:
         raise NotImplementedError(f"{type(self).__name__} must define perform(*args)")
 
-    def sidekiq_retry_in(self, count: int, exc: BaseException) -> float | str | None:
-        """Seconds before retry `count`, or "discard" / "kill"; None = Sidekiq's formula."""
+    def sidekiq_retry_in(self, count: int, exc: BaseException,
+                         job: dict[str, Any] | None = None) -> float | str | None:
+        """Seconds before retry `count`, or "discard" / "kill"; None = Sidekiq's formula.
+        (The two-argument form, as in Sidekiq 6, works too.)"""
         return None
 
     def sidekiq_retries_exhausted(self, job: dict[str, Any], exc: BaseException) -> None:
