@@ -1,7 +1,7 @@
 """Sidekiq::Web for the Sidekiq clone (and for a real Sidekiq's Redis: the layout is the same).
 
     python -m comparisons.sidekiq_clone web --redis-url redis://127.0.0.1:6379/0 [--port 9292]
-        [--host 127.0.0.1] [--namespace NS] [--auth user:password]
+        [--host 127.0.0.1] [--auth user:password]
 
 or mounted in another WSGI app, like `mount Sidekiq::Web => "/sidekiq"`:
 
@@ -33,7 +33,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--redis-url", default=os.environ.get("REDIS_URL"),
                    help="Redis to read (default: $REDIS_URL)")
-    p.add_argument("--namespace", default="", help="key prefix, as redis-namespace adds (default: none)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT}; 0 = any free)")
     p.add_argument("--auth", default=os.environ.get("SIDEKIQ_WEB_AUTH"), metavar="USER:PASSWORD",
@@ -53,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         auth = parse_auth(args.auth)
     except ValueError as exc:
         parser.error(str(exc))
-    app = create_app(args.redis_url, namespace=args.namespace, auth=auth,
+    app = create_app(args.redis_url, auth=auth,
                      secret_key=os.environ.get("SIDEKIQ_WEB_SECRET"), poll_interval=args.poll_interval)
     return serve(app, args.host, args.port, "Sidekiq::Web", authed=auth is not None)
 

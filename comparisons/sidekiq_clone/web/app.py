@@ -21,7 +21,7 @@ from flask import Flask, abort, flash, jsonify, redirect, render_template, reque
 from werkzeug.wrappers import Response
 
 from comparisons.sidekiq_clone.web import guard
-from comparisons.sidekiq_clone.web.data import SETS, SidekiqData, backtrace, parse_key
+from comparisons.sidekiq_clone.web.data import SETS, NotRunnable, SidekiqData, backtrace, parse_key
 
 PAGE = 25
 HISTORY_DAYS = (7, 30, 90, 180)
@@ -37,12 +37,11 @@ ALL_LABELS = {"retry": "Retry All", "delete": "Delete All", "kill": "Kill All", 
 
 def create_app(
     redis_url: str,
-    namespace: str = "",
     auth: str | tuple[str, str] | None = None,
     secret_key: str | bytes | None = None,
     poll_interval: float = 5.0,
 ) -> Flask:
-    """The dashboard for the Sidekiq data at `redis_url` (optionally under a namespace).
+    """The dashboard for the Sidekiq data at `redis_url` (Sidekiq 7 layout, no key prefix).
 
     auth: None (open), "user:password" or (user, password). secret_key signs the CSRF tokens
     (random per process when None).
@@ -52,7 +51,7 @@ def create_app(
     credentials = guard.parse_auth(auth) if isinstance(auth, str) or auth is None else auth
     guard.protect(app, credentials, secret_key, realm="Sidekiq")
     client = redis.Redis.from_url(redis_url, decode_responses=True, health_check_interval=30)
-    data = SidekiqData(client, namespace)
+    data = SidekiqData(client)
     app.extensions["sidekiq_data"] = data
     app.jinja_env.globals.update(to_json=lambda v: json.dumps(v, ensure_ascii=False),
                                  when=when, ago=ago, LABELS=LABELS,
@@ -169,7 +168,10 @@ def create_app(
                 parse_key(key)
             except ValueError:
                 abort(400, f"not a job key: {key}")
-            done += data.act(SETS[kind], key, action)
+            try:
+                done += data.move(SETS[kind], key, action)
+            except NotRunnable as exc:
+                flash(str(exc), "error")
         if done:
             flash(f"{LABELS[action]}: {done} job(s).", "ok")
         else:
@@ -179,7 +181,7 @@ def create_app(
     def act_all(kind: str, action: str) -> Response:
         if action not in ACTIONS[kind]["all"]:
             abort(404)
-        done = data.act_all(SETS[kind], action)
+        done = data.move_all(SETS[kind], action)
         flash(f"{ALL_LABELS[action]}: {done} job(s).", "ok")
         return redirect(url_for(kind))
 

@@ -1,9 +1,11 @@
 """What Sidekiq::Web reads and changes in Redis, in Sidekiq's layout (see wire-formats.md).
 
 Reading and writing Redis directly, as Sidekiq's own API does, keeps this dashboard working on
-the clone's Redis and on a real Sidekiq 6.x / 7.x's alike. Jobs in the retry, schedule and dead
-sorted sets are addressed as Sidekiq::Web does, by "<score>-<jid>"; an entry is taken out of
-its set with WATCH/MULTI + ZREM, so two clicks on "Retry now" push it once.
+the clone's Redis and on a real Sidekiq 6.x / 7.x's alike. Key names, the JSON encoding and the
+dead set's limits come from the clone's keys module. Jobs in the retry, schedule and dead sorted
+sets are addressed as Sidekiq::Web does, by "<score>-<jid>". Moving an entry (retry now, add to
+queue, kill) is one WATCH/MULTI transaction: ZREM from its set and LPUSH / ZADD elsewhere
+together, so two clicks on "Retry now" push it once and a crash between the steps loses nothing.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from typing import Any
 
 import redis
 
-SETS = {"retries": "retry", "scheduled": "schedule", "morgue": "dead"}
-DEAD_MAX_JOBS = 10_000
-DEAD_TIMEOUT_S = 180 * 24 * 3600
+from comparisons.sidekiq_clone import keys
+
+SETS = {"retries": keys.RETRY, "scheduled": keys.SCHEDULE, "morgue": keys.DEAD}
+OLD_WORK_SUFFIX = ":workers"  # the work hash's name up to Sidekiq 6.4.1
 SIGNALS = {"quiet": "TSTP", "stop": "TERM"}
 REDIS_KEYS = ("redis_version", "uptime_in_days", "connected_clients", "used_memory_human",
               "used_memory_peak_human")
@@ -31,8 +34,10 @@ def load(raw: str) -> dict[str, Any]:
     try:
         value = json.loads(raw)
     except ValueError:
-        return {"class": "(malformed JSON)", "args": [raw], "jid": ""}
-    return value if isinstance(value, dict) else {"class": "(not an object)", "args": [value], "jid": ""}
+        return {"class": "(malformed JSON)", "args": [raw], "jid": "", "malformed": True}
+    if not isinstance(value, dict):
+        return {"class": "(not an object)", "args": [value], "jid": "", "malformed": True}
+    return value
 
 
 def backtrace(job: dict[str, Any]) -> list[str]:
@@ -58,7 +63,7 @@ class Entry:
 
     @property
     def key(self) -> str:
-        return f"{self.score!r}-{self.job.get('jid', '')}"
+        return keys.sorted_entry_key(self.score, str(self.job.get("jid", "")))
 
 
 @dataclass
@@ -80,23 +85,23 @@ def parse_key(key: str) -> tuple[float, str]:
     return float(score), jid
 
 
-class SidekiqData:
-    def __init__(self, client: redis.Redis, namespace: str = "") -> None:
-        self.r = client
-        self.ns = namespace.rstrip(":")
+class NotRunnable(ValueError):
+    """The entry is not a job hash that could be pushed again (e.g. malformed JSON)."""
 
-    def key(self, name: str) -> str:
-        return f"{self.ns}:{name}" if self.ns else name
+
+class SidekiqData:
+    def __init__(self, client: redis.Redis) -> None:
+        self.r = client
 
     # -- stats ---------------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
         queues = self.queues()
         processes = self.processes()
-        processed, failed = self.r.mget(self.key("stat:processed"), self.key("stat:failed"))
+        processed, failed = self.r.mget(keys.STAT_PROCESSED, keys.STAT_FAILED)
         pipe = self.r.pipeline(transaction=False)
-        for name in ("schedule", "retry", "dead"):
-            pipe.zcard(self.key(name))
+        for name in (keys.SCHEDULE, keys.RETRY, keys.DEAD):
+            pipe.zcard(name)
         scheduled, retries, dead = pipe.execute()
         default = next((q for q in queues if q["name"] == "default"), None)
         return {
@@ -115,8 +120,8 @@ class SidekiqData:
         """Daily processed / failed for the last `days` days (UTC), oldest first."""
         start = (today or datetime.now(UTC)).date()
         dates = [(start - timedelta(days=i)).strftime("%Y-%m-%d") for i in range(days)][::-1]
-        processed = self.r.mget([self.key(f"stat:processed:{d}") for d in dates])
-        failed = self.r.mget([self.key(f"stat:failed:{d}") for d in dates])
+        processed = self.r.mget([f"{keys.STAT_PROCESSED}:{d}" for d in dates])
+        failed = self.r.mget([f"{keys.STAT_FAILED}:{d}" for d in dates])
         return [
             {"date": d, "processed": int(p or 0), "failed": int(f or 0)}
             for d, p, f in zip(dates, processed, failed, strict=True)
@@ -129,13 +134,13 @@ class SidekiqData:
     # -- processes -----------------------------------------------------------------------
 
     def processes(self) -> list[Process]:
-        identities = sorted(self.r.smembers(self.key("processes")))
+        identities = sorted(self.r.smembers(keys.PROCESSES))
         pipe = self.r.pipeline(transaction=False)
         for ident in identities:
-            pipe.exists(self.key(ident))
-            pipe.hmget(self.key(ident), "info", "busy", "beat", "quiet", "rss")
-            pipe.hgetall(self.key(f"{ident}:work"))
-            pipe.hgetall(self.key(f"{ident}:workers"))  # Sidekiq <= 6.4 calls it :workers
+            pipe.exists(ident)
+            pipe.hmget(ident, "info", "busy", "beat", "quiet", "rss")
+            pipe.hgetall(keys.work(ident))
+            pipe.hgetall(ident + OLD_WORK_SUFFIX)
         values = pipe.execute()
         out = []
         for i, ident in enumerate(identities):
@@ -157,9 +162,9 @@ class SidekiqData:
 
     def signal(self, identity: str, action: str) -> None:
         """Quiet (TSTP) or stop (TERM) one process: the heartbeat RPOPs <identity>-signals."""
-        key = self.key(f"{identity}-signals")
+        key = keys.signals(identity)
         pipe = self.r.pipeline()
-        pipe.lpush(key, SIGNALS[action])
+        pipe.lpush(key, SIGNALS[action])  # as Sidekiq::Process#signal
         pipe.expire(key, 60)
         pipe.execute()
 
@@ -172,11 +177,11 @@ class SidekiqData:
     # -- queues --------------------------------------------------------------------------
 
     def queues(self) -> list[dict[str, Any]]:
-        names = sorted(self.r.smembers(self.key("queues")))
+        names = sorted(self.r.smembers(keys.QUEUES))
         pipe = self.r.pipeline(transaction=False)
         for name in names:
-            pipe.llen(self.key(f"queue:{name}"))
-            pipe.lindex(self.key(f"queue:{name}"), -1)
+            pipe.llen(keys.queue(name))
+            pipe.lindex(keys.queue(name), -1)
         values = pipe.execute()
         now = time.time()
         out = []
@@ -190,102 +195,108 @@ class SidekiqData:
 
     def queue_jobs(self, name: str, start: int, count: int) -> tuple[list[tuple[str, dict[str, Any]]], int]:
         """Newest first (LPUSH puts the newest at the head), as (raw, job) pairs, and the size."""
-        key = self.key(f"queue:{name}")
+        key = keys.queue(name)
         raws = self.r.lrange(key, start, start + count - 1)
         return [(raw, load(raw)) for raw in raws], int(self.r.llen(key))
 
     def delete_queue_job(self, name: str, raw: str) -> bool:
-        return bool(self.r.lrem(self.key(f"queue:{name}"), 1, raw))
+        return bool(self.r.lrem(keys.queue(name), 1, raw))
 
     def clear_queue(self, name: str) -> None:
         pipe = self.r.pipeline()
-        pipe.unlink(self.key(f"queue:{name}"))
-        pipe.srem(self.key("queues"), name)
+        pipe.unlink(keys.queue(name))
+        pipe.srem(keys.QUEUES, name)
         pipe.execute()
 
     # -- retry / schedule / dead ---------------------------------------------------------
 
     def entries(self, zset: str, start: int, count: int, newest_first: bool = False) -> tuple[list[Entry], int]:
-        key = self.key(zset)
+        key = zset
         fetch = self.r.zrevrange if newest_first else self.r.zrange
         pairs = fetch(key, start, start + count - 1, withscores=True)
         return [Entry(score, raw, load(raw)) for raw, score in pairs], int(self.r.zcard(key))
 
     def find(self, zset: str, entry_key: str) -> Entry | None:
         score, jid = parse_key(entry_key)
-        for raw in self.r.zrangebyscore(self.key(zset), score, score):
+        for raw in self.r.zrangebyscore(zset, score, score):
             job = load(raw)
             if job.get("jid", "") == jid:
                 return Entry(score, raw, job)
         return None
 
-    def take(self, zset: str, entry_key: str) -> Entry | None:
-        """Remove one entry and return it; None when it is gone (already retried / deleted)."""
-        key = self.key(zset)
+    def move(self, zset: str, entry_key: str, action: str) -> bool:
+        """retry (retry_count - 1, back to its queue) | add_to_queue | kill | delete one entry.
+        False when it is gone (already retried, deleted or run)."""
+        if action not in ("retry", "add_to_queue", "kill", "delete"):
+            raise ValueError(f"unknown action {action!r}")
         with self.r.pipeline() as pipe:
             while True:
                 try:
-                    pipe.watch(key)
+                    pipe.watch(zset)
                     entry = self.find(zset, entry_key)
                     if entry is None:
                         pipe.unwatch()
-                        return None
+                        return False
+                    if action in ("retry", "add_to_queue") and not is_job(entry.job):
+                        pipe.unwatch()
+                        raise NotRunnable(
+                            f"entry {entry_key} is not a job that can run again ({entry.raw[:80]!r}); "
+                            "delete it instead"
+                        )
                     pipe.multi()
-                    pipe.zrem(key, entry.raw)
-                    removed = pipe.execute()[0]
-                    return entry if removed else None
+                    pipe.zrem(zset, entry.raw)
+                    if action == "retry":
+                        job = dict(entry.job)
+                        if isinstance(job.get("retry_count"), int):
+                            job["retry_count"] -= 1  # as Sidekiq's SortedEntry#retry
+                        self._push(pipe, job)
+                    elif action == "add_to_queue":
+                        self._push(pipe, dict(entry.job))
+                    elif action == "kill":
+                        self._kill(pipe, entry.raw)
+                    pipe.execute()
+                    return True
                 except redis.WatchError:
                     continue
 
-    def push(self, job: dict[str, Any]) -> None:
+    @staticmethod
+    def _push(pipe: Any, job: dict[str, Any]) -> None:
         """Sidekiq::Client.push of an existing job: stamp enqueued_at, LPUSH onto its queue."""
-        job = {k: v for k, v in job.items() if k != "at"}
-        job["enqueued_at"] = time.time()
+        job.pop("at", None)
+        job["enqueued_at"] = keys.now()
         queue = str(job.get("queue") or "default")
-        pipe = self.r.pipeline()
-        pipe.sadd(self.key("queues"), queue)
-        pipe.lpush(self.key(f"queue:{queue}"), json.dumps(job, separators=(",", ":")))
-        pipe.execute()
+        pipe.sadd(keys.QUEUES, queue)
+        pipe.lpush(keys.queue(queue), keys.dumps(job))
 
-    def kill_raw(self, raw: str) -> None:
+    @staticmethod
+    def _kill(pipe: Any, raw: str) -> None:
         """DeadSet#kill: add now, then trim by age and by count."""
-        now = time.time()
-        key = self.key("dead")
-        pipe = self.r.pipeline()
-        pipe.zadd(key, {raw: now})
-        pipe.zremrangebyscore(key, "-inf", now - DEAD_TIMEOUT_S)
-        pipe.zremrangebyrank(key, 0, -DEAD_MAX_JOBS - 1)
-        pipe.execute()
+        now = keys.now()
+        pipe.zadd(keys.DEAD, {raw: now})
+        pipe.zremrangebyscore(keys.DEAD, "-inf", now - keys.DEAD_TIMEOUT_S)
+        pipe.zremrangebyrank(keys.DEAD, 0, -(keys.DEAD_MAX_JOBS + 1))
 
-    def act(self, zset: str, entry_key: str, action: str) -> bool:
-        """retry (retry_count - 1, back to its queue) | add_to_queue | kill | delete."""
-        entry = self.take(zset, entry_key)
-        if entry is None:
-            return False
-        if action == "retry":
-            job = dict(entry.job)
-            if isinstance(job.get("retry_count"), int):
-                job["retry_count"] -= 1
-            self.push(job)
-        elif action == "add_to_queue":
-            self.push(entry.job)
-        elif action == "kill":
-            self.kill_raw(entry.raw)
-        elif action != "delete":
-            raise ValueError(f"unknown action {action!r}")
-        return True
-
-    def act_all(self, zset: str, action: str) -> int:
+    def move_all(self, zset: str, action: str) -> int:
         """The action on every entry (bounded by the set's size when we started)."""
         if action == "delete":
-            count = int(self.r.zcard(self.key(zset)))
-            self.r.delete(self.key(zset))
-            return count
+            with self.r.pipeline() as pipe:
+                pipe.zcard(zset)
+                pipe.delete(zset)
+                return int(pipe.execute()[0])
         done = 0
-        for _ in range(int(self.r.zcard(self.key(zset)))):
-            first = self.r.zrange(self.key(zset), 0, 0, withscores=True)
+        skipped = 0
+        for _ in range(int(self.r.zcard(zset))):
+            first = self.r.zrange(zset, skipped, skipped, withscores=True)
             if not first:
                 break
             raw, score = first[0]
-            done += self.act(zset, Entry(score, raw, load(raw)).key, action)
+            try:
+                done += self.move(zset, Entry(score, raw, load(raw)).key, action)
+            except NotRunnable:
+                skipped += 1  # leave it for a human to delete
         return done
+
+
+def is_job(job: dict[str, Any]) -> bool:
+    return isinstance(job.get("class"), str) and bool(job["class"]) and isinstance(job.get("args"), list) \
+        and "malformed" not in job
