@@ -115,7 +115,7 @@ def summary(run: Run, variants: bool = False, everything: bool = False) -> list[
                             mi.label, metrics.params_label(r["params"], r["scenario"]), mi.better)
         rows[key].entries[(r["system"], r["config"])] = Entry(
             median=r["median"], lo=r.get("min"), hi=r.get("max"), repeats=int(r.get("repeats") or 0),
-            unit=r.get("unit", ""), ratio_floor=r.get("floor_ratio") if row_floor_ok(r) else None)
+            unit=r.get("unit", ""))
     # Systems that could not run a row's figure: say so, with the reason.
     for c in run.not_ok():
         if not variants and (c["system"], c["config"]) not in main:
@@ -135,7 +135,7 @@ def summary(run: Run, variants: bool = False, everything: bool = False) -> list[
         for k, e in row.entries.items():
             if e.median is None or e.status != "ok":
                 continue
-            if e.ratio_floor is None and floor:
+            if floor:
                 e.ratio_floor = float(e.median) / floor
             if best is not None and k[0] != FLOOR and len(values) > 1 and k in main:
                 e.is_best = float(e.median) == best
@@ -161,11 +161,6 @@ def entry_for(run: Run, groups: list[Group], scenario: str, metric: str, system:
                 if e is not None:
                     return e
     return None
-
-
-def row_floor_ok(r: dict[str, Any]) -> bool:
-    """A ratio the harness wrote is used as it is (it divides by the floor of the same run)."""
-    return isinstance(r.get("floor_ratio"), int | float) and r["scenario"] != "floor"
 
 
 @dataclass
