@@ -16,7 +16,7 @@ from harness.scenarios import NAMES as SCENARIOS
 
 # The variants that show what each knob does (names as the adapters define them).
 LATENCY_VARIANTS = ["interval-0.1", "blocking", "nofork", "simple", "threads", "solo"]
-MEMORY_VARIANTS = ["nofork", "simple", "threads", "solo"]
+MEMORY_VARIANTS = ["nofork", "simple", "threads"]
 CRASH_VARIANTS = ["reliable", "acks_late", "nofork"]
 RETRY_VARIANTS = ["retry"]  # the Resque clone's resque-retry plugin config
 PRIORITY_VARIANTS = ["weighted"]
@@ -65,23 +65,23 @@ QUICK = Profile(
 DEFAULT = Profile(
     "default", 3,
     {
-        "floor": ScenarioPlan({"hop_n": 1000, "hop_rate": 200.0, "drain_n": 10000, "warmup": 20}),
-        "throughput": ScenarioPlan({"n": {"noop": 500, "highlight": 200}, "concurrency": [1, 2, 4],
-                                    "warmup": 20}, workloads=["noop", "highlight"]),
-        "latency": ScenarioPlan({"idle_rate": 2.0, "fractions": [0.25, 0.5, 0.75, 0.9],
-                                 "duration_s": 2.5, "min_jobs": 15, "max_jobs": 2000,
-                                 "warmup": 10},
-                                configs=["default", *LATENCY_VARIANTS]),
-        "memory": ScenarioPlan({"concurrency": 4, "n": 100, "idle_s": 1.0, "warmup": 8},
+        "floor": ScenarioPlan({"hop_n": 600, "hop_rate": 200.0, "drain_n": 10000, "warmup": 20}),
+        "throughput": ScenarioPlan({"n": {"noop": 300, "highlight": 100}, "concurrency": [1, 2, 4],
+                                    "sweep_workloads": ["noop"], "warmup": 20},
+                                   workloads=["noop", "highlight"]),
+        "latency": ScenarioPlan({"idle_rate": 5.0, "fractions": [0.5, 0.9], "duration_s": 2.0,
+                                 "min_jobs": 20, "max_jobs": 2000, "warmup": 10},
+                                configs=["default", "interval-0.1", "blocking"]),
+        "memory": ScenarioPlan({"concurrency": 4, "n": 60, "idle_s": 1.0, "warmup": 8},
                                workloads=["highlight"], configs=["default", *MEMORY_VARIANTS]),
-        "retries": ScenarioPlan({"n": 4, "fail_first": 2, "max_retries": 3, "delay_s": 1.0,
+        "retries": ScenarioPlan({"n": 4, "fail_first": 2, "max_retries": 3, "delay_s": 0.5,
                                  "backoff": "fixed", "window_s": 30.0},
                                 configs=["default", *RETRY_VARIANTS]),
-        "crash": ScenarioPlan({"n": 8, "ms": 300, "window_s": 6.0, "warmup": 1,
+        "crash": ScenarioPlan({"n": 8, "ms": 300, "window_s": 4.0, "warmup": 1,
                                "targets": ["worker", "child"]},
-                              configs=["default", *CRASH_VARIANTS]),
-        "scheduled": ScenarioPlan({"n": 8, "delay_s": 2.0, "window_s": 20.0, "warmup": 4}),
-        "priority": ScenarioPlan({"n": 200}, configs=["default", *PRIORITY_VARIANTS]),
+                              configs=["default", "reliable", "acks_late"]),
+        "scheduled": ScenarioPlan({"n": 6, "delay_s": 1.5, "window_s": 20.0, "warmup": 2}),
+        "priority": ScenarioPlan({"n": 100}, configs=["default", *PRIORITY_VARIANTS]),
     },
     "3 repeats of every compared figure (tox -e bench)",
 )

@@ -67,7 +67,8 @@ def test_resque_clone_polling_answer(tmp_path: Path, redis_url: str) -> None:
     run, _ = runner.execute(opts)
     (cell,) = run.cells
     assert cell.status == "ok", cell.reason
-    assert cell.metrics["latency_us"]["mean"] == pytest.approx(interval / 2 * 1e6, rel=0.4)
+    # I/2 plus the worker's own per-job work; generous for a shared, loaded machine
+    assert 0.3 * interval * 1e6 <= cell.metrics["latency_us"]["mean"] <= 0.9 * interval * 1e6
 
 
 def test_ctrl_c_on_queuebench_run_keeps_cells_and_leaves_nothing(tmp_path: Path, redis_url: str) -> None:

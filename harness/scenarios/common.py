@@ -184,13 +184,26 @@ class CellContext:
             for i in range(n)
         ]
 
+    def start_warm(self, system: System, n: int, timeout: float = 60.0) -> WorkerGroup:
+        """Queue n warm-up jobs, start the workers, wait until the warm-up ran (queued first, so
+        a polling worker finds them at boot instead of after its first sleep)."""
+        jobs = self.jobs(n, prefix=WARMUP_PREFIX) if n > 0 else []
+        if jobs:
+            system.enqueue_many(jobs)
+        group = self.start(system)
+        self._wait_warm({j.job_id for j in jobs}, timeout)
+        return group
+
     def warmup(self, system: System, n: int, timeout: float = 60.0) -> None:
         """Run n jobs through the started workers and wait for them; they are never measured."""
         if n <= 0:
             return
         jobs = self.jobs(n, prefix=WARMUP_PREFIX)
         system.enqueue_many(jobs)
-        ids = {j.job_id for j in jobs}
+        self._wait_warm({j.job_id for j in jobs}, timeout)
+
+    def _wait_warm(self, ids: set[str], timeout: float) -> None:
+        n = len(ids)
         wait_until(lambda: len(ids & {r["job"] for r in self.tail.poll()}) >= n, timeout,
                    f"{n} warm-up jobs")
 

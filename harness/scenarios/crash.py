@@ -91,8 +91,7 @@ def run(ctx: CellContext) -> dict[str, Any]:
     p = ctx.params
     n, target = int(p["n"]), p["target"]
     system = ctx.system()
-    group = ctx.start(system)
-    ctx.warmup(system, int(p["warmup"]))
+    group = ctx.start_warm(system, int(p["warmup"]))
     jobs = ctx.jobs(n)
     order = [j.job_id for j in jobs]
     system.enqueue_many(jobs)

@@ -42,12 +42,11 @@ def run(ctx: CellContext) -> dict[str, Any]:
     warm = int(ctx.params.get("warmup", 20))
     duration = float(ctx.params.get("duration_s", 3.0))
     system = ctx.system()
-    ctx.start(system)
     key = (ctx.spec.system, ctx.spec.config_name, ctx.spec.workload, int(ctx.params["concurrency"]))
     fraction = ctx.params.get("fraction")
     if fraction is not None and key not in ctx.measured:
         warm = max(warm, 100)  # no throughput measured in this run yet: the warm-up measures it
-    ctx.warmup(system, warm)
+    ctx.start_warm(system, warm)
     if fraction is not None:
         if key not in ctx.measured:
             warm_ok = [r for r in ctx.tail.poll() if str(r["job"]).startswith(WARMUP_PREFIX)]

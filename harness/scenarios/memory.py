@@ -55,9 +55,8 @@ def _overlap(records: list[dict[str, Any]]) -> bool:
 def run(ctx: CellContext) -> dict[str, Any]:
     n, warm = int(ctx.params["n"]), int(ctx.params["warmup"])
     system = ctx.system()
-    group = ctx.start(system)
+    group = ctx.start_warm(system, warm)
     with MemorySampler(group.tree_pids) as sampler:
-        ctx.warmup(system, warm)
         idle_from = time.time_ns()
         time.sleep(float(ctx.params["idle_s"]))
         idle_to = time.time_ns()

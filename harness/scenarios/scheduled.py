@@ -33,8 +33,7 @@ def run(ctx: CellContext) -> dict[str, Any]:
         raise Unsupported(f"{ctx.spec.system} has no delayed jobs (the adapter declares none)")
     n, delay = int(p["n"]), float(p["delay_s"])
     system = ctx.system()
-    ctx.start(system)
-    ctx.warmup(system, int(p["warmup"]))
+    ctx.start_warm(system, int(p["warmup"]))
     jobs = ctx.jobs(n, delay_s=delay)
     for job in jobs:
         job.planned_ns = time.time_ns() + int(delay * 1e9)

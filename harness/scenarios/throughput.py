@@ -26,8 +26,9 @@ def cells(system_cls: type[System], configs: list[str], workloads: list[str],
     out = []
     for name in configs:
         base = system_cls.configs[name]
-        sweep = sorted({*sizes.get("concurrency", []), total(base)})  # and the idiomatic one
         for workload in workloads:
+            swept = workload in sizes.get("sweep_workloads", workloads)
+            sweep = sorted({*(sizes.get("concurrency", []) if swept else []), total(base)})
             n = int(sizes.get("n", {}).get(workload, 200) if isinstance(sizes.get("n"), dict)
                     else sizes.get("n", 200))
             for c in sweep:
