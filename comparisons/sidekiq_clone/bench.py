@@ -6,8 +6,9 @@ For each repeat and each system: 1) drain: push N no-op jobs, start the server, 
 the first pop to the empty queue (LLEN sampled every 2 ms, the same for both); 2) idle latency:
 with the server idle, push one job at a time stamped with time.time_ns(); the job writes
 (start - stamp) to a list the bench BLPOPs. Reports the median of the repeats with min-max.
-Real Sidekiq runs as `sidekiq -r tests/ruby/bench_worker.rb -c 10 -q bench`; it is skipped
-with a message when Ruby or the gem is missing.
+Real Sidekiq runs as `sidekiq -r tests/ruby/bench_worker.rb -c 10 -q bench` (logging a line
+at the start and end of every job, its default; --quiet-ruby turns that off, as the clone logs
+per job only with -v); it is skipped with a message when Ruby or the gem is missing.
 """
 
 from __future__ import annotations
@@ -54,8 +55,13 @@ class BenchLatency(Worker):
         connection.client().rpush(LAT_KEY, started - pushed_ns)
 
 
+QUIET_RUBY = {"on": False}
+
+
 def server_argv(system: str, url: str, concurrency: int) -> tuple[list[str], dict[str, str]]:
     env = dict(os.environ, REDIS_URL=url, PYTHONUNBUFFERED="1")
+    if QUIET_RUBY["on"]:
+        env["BENCH_QUIET"] = "1"
     if system == "sidekiq_clone":
         return [sys.executable, "-m", "comparisons.sidekiq_clone", "-r",
                 "comparisons.sidekiq_clone.bench", "-c", str(concurrency), "-q", QUEUE], env
@@ -154,7 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--latency", type=int, default=300, help="latency samples per repeat")
     ap.add_argument("--concurrency", type=int, default=10)
     ap.add_argument("--systems", default="sidekiq_clone,sidekiq")
+    ap.add_argument("--quiet-ruby", action="store_true",
+                    help="real Sidekiq without its start/done log line per job")
     args = ap.parse_args(argv)
+    QUIET_RUBY["on"] = args.quiet_ruby
     from harness.redis_server import redis_for_suite
 
     systems = args.systems.split(",")

@@ -82,6 +82,7 @@ class BasicFetch:
         self.queue_keys = [keys.queue(q) for q in queues]
         if strict:
             self.queue_keys = list(dict.fromkeys(self.queue_keys))
+        self._packed: Any = None  # strict order: the BRPOP command never changes, encode it once
 
     def queues_cmd(self) -> list[str]:
         """The queue keys for the next BRPOP: fixed when strict, shuffled + de-duplicated
@@ -95,7 +96,12 @@ class BasicFetch:
     def retrieve_work(self, conn: Any) -> UnitOfWork | None:
         """One job, or None after TIMEOUT seconds. `conn` is the calling processor's own
         connection: one blocking command on it, no pool round trip on the hot path."""
-        conn.send_command("BRPOP", *self.queues_cmd(), TIMEOUT)
+        if self.strict:
+            if self._packed is None:
+                self._packed = conn.pack_command("BRPOP", *self.queue_keys, TIMEOUT)
+            conn.send_packed_command(self._packed, check_health=False)
+        else:
+            conn.send_command("BRPOP", *self.queues_cmd(), TIMEOUT)
         reply = conn.read_response()
         if reply is None:
             return None

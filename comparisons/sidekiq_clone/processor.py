@@ -138,11 +138,12 @@ class Processor:
             self.fetch.acknowledge(conn, work)
             return
 
+        queue = work.queue_name
         self.work = work
-        self.current = (work.queue_name, jobstr, time.time())
+        self.current = (queue, jobstr, time.time())
         ack = False
         try:
-            self.dispatch(job, work.queue_name, jobstr)
+            self.dispatch(job, queue, jobstr)
             ack = True
         except Shutdown:
             self.failed += 1

@@ -3,6 +3,9 @@
 # The Python clone's bench defines classes with the same names.
 require "sidekiq"
 
+# BENCH_QUIET=1: no start/done line per job (the clone logs per job only with -v)
+Sidekiq.logger.level = Logger::WARN if ENV["BENCH_QUIET"] == "1"
+
 class BenchNoop
   include Sidekiq::Worker
 
