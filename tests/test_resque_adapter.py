@@ -122,3 +122,17 @@ def test_retry_config_retries_with_attempt_numbers(system_factory, workload_fact
     assert all(0.0 < g < 3.5 for g in gaps), gaps  # 1 s delay, whole-second schedule, 1 s poll
     assert attempts[0]["start"] >= t0
     assert system.registries().failed == []
+
+
+def test_records_survive_clearing_between_warm_up_and_measurement(system_factory, workload_factory,
+                                                                  run_dir):
+    workload_factory("noop")
+    system = system_factory("interval-0.1")
+    start(system, "noop")
+    system.enqueue(JobSpec(JobSpec.new_id(), "noop"))
+    wait_for(lambda: len(records(run_dir)) == 1, what="the warm-up job")
+    probe.clear_records(run_dir)
+    jobs = [JobSpec(JobSpec.new_id(), "noop") for _ in range(3)]
+    system.enqueue_many(jobs)
+    wait_for(lambda: len(records(run_dir)) == 3, what="the measured jobs")
+    assert {r["job"] for r in records(run_dir)} == {j.job_id for j in jobs}

@@ -65,6 +65,20 @@ def preload_workload() -> None:
             probe._descriptor()  # open this worker's record file once; children append to it
 
 
+@worker_hook("before_fork")
+def keep_record_file_current(job: Any) -> None:
+    """In the parent, before each fork: if the record file the children will append to was
+    removed (probe.clear_records between warm-up and measurement) or the run directory changed,
+    open a new one, so no record goes to an unlinked file. One fstat per job."""
+    fd, key = getattr(probe, "_fd", None), getattr(probe, "_fd_key", None)
+    if fd is None or not isinstance(key, tuple) or key[0] != os.getpid():
+        return
+    if os.fstat(fd).st_nlink == 0 or key[1] != os.environ.get(probe.ENV_RUN_DIR, ""):
+        os.close(fd)
+        probe._fd, probe._fd_key = None, None
+        probe._descriptor()
+
+
 @worker_hook("after_fork")
 def adopt_parent_state(job: Any) -> None:
     """Give the child what the parent prepared, instead of rebuilding it for every job: the
