@@ -26,6 +26,7 @@ from rich.progress import (
 from rich.table import Table
 
 from harness import profiles, summary
+from harness.redis_server import RedisServerError
 from harness.results import Cell, Run
 
 console = Console()
@@ -130,7 +131,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                 colour = "yellow" if cell.status == "unsupported" else "red"
                 bar.console.print(f"  [{colour}]{cell.status}[/{colour}] {cell.id}: {cell.reason[:160]}")
 
-        run, run_path = runner.execute(options, progress)
+        try:
+            run, run_path = runner.execute(options, progress)
+        except (runner.UsageError, RedisServerError) as exc:
+            bar.stop()
+            console.print(f"[red]error:[/red] {exc}")
+            return 2
     console.print(summary_table(run))
     extra = not_ok_table(run)
     if extra is not None:

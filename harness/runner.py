@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import redis
 
 from comparisons.base import (
     ConfigUnavailable,
@@ -35,7 +36,7 @@ from comparisons.base import (
 from harness import hdr, results, scenarios, summary
 from harness.probe import ENV_RUN_DIR
 from harness.profiles import Profile, select_configs
-from harness.redis_server import claim_database, redact, redis_for_suite
+from harness.redis_server import RedisServerError, claim_database, redact, redis_for_suite
 from harness.results import Cell, Run
 from harness.scenarios.common import CellContext, CellSpec, CellTimeout, Unsupported
 
@@ -276,41 +277,21 @@ def execute(options: RunOptions, progress: Progress | None = None) -> tuple[Run,
     """Plan, then run every cell; returns the run and its directory (results.json inside)."""
     the_plan = plan(options)
     run = Run(run_id=results.new_run_id(), profile=options.label)
-    run_path = results.run_dir(options.out, run.run_id)
-    while run_path.exists():  # two runs in one second
-        time.sleep(1)
-        run.run_id = results.new_run_id()
-        run_path = results.run_dir(options.out, run.run_id)
-    run_path.mkdir(parents=True)
     run.systems = the_plan.systems
     run.cells.extend(the_plan.skipped)
     env = dict(os.environ)
     if options.redis_url:
         env["REDIS_URL"] = options.redis_url
-    total = len(the_plan.cells) * the_plan.repeats
-    done = 0
-    measured: dict[tuple[str, str, str, int], float] = {}
-    with _interrupts():
+    with _interrupts(), redis_for_suite(env) as url:
+        _check_redis(url)
+        run_path = _new_run_path(run, options.out)
         try:
-            with redis_for_suite(env) as url:
-                embedded = not env.get("REDIS_URL")
-                run.metadata = results.collect_metadata(url, embedded, options.argv or None)
-                run.metadata["redis_url"] = redact(url)
-                run.metadata["repeats"] = the_plan.repeats
-                results.write(run, run_path)
-                for repeat in range(the_plan.repeats):
-                    for spec in the_plan.cells:
-                        if progress:
-                            progress(f"{spec.scenario} {spec.system} {spec.config_name} "
-                                     f"{spec.workload} {spec.tag} r{repeat}".replace("  ", " "),
-                                     done, total, None)
-                        cell = run_cell(spec, repeat, url, run_path, measured)
-                        run.cells.append(cell)
-                        done += 1
-                        run.summary = summary.build([c.to_json() for c in run.cells])
-                        results.write(run, run_path)
-                        if progress:
-                            progress(cell.id, done, total, cell)
+            run.metadata = results.collect_metadata(url, not env.get("REDIS_URL"),
+                                                    options.argv or None)
+            run.metadata["redis_url"] = redact(url)
+            run.metadata["repeats"] = the_plan.repeats
+            results.write(run, run_path)
+            _run_cells(the_plan, run, run_path, url, progress)
         except KeyboardInterrupt:
             run.partial = True
         finally:
@@ -323,6 +304,42 @@ def execute(options: RunOptions, progress: Progress | None = None) -> tuple[Run,
             finally:
                 signal.signal(signal.SIGINT, old)
     return run, run_path
+
+
+def _check_redis(url: str) -> None:
+    """Fail before anything starts if Redis is unreachable or the database is not ours."""
+    try:
+        claim_database(url)
+    except (RedisServerError, redis.RedisError) as exc:
+        raise UsageError(f"cannot use Redis at {redact(url)}: {exc}") from exc
+
+
+def _new_run_path(run: Run, out: Path) -> Path:
+    path = results.run_dir(out, run.run_id)
+    while path.exists():  # two runs in one second
+        time.sleep(1)
+        run.run_id = results.new_run_id()
+        path = results.run_dir(out, run.run_id)
+    path.mkdir(parents=True)
+    return path
+
+
+def _run_cells(the_plan: Plan, run: Run, run_path: Path, url: str,
+               progress: Progress | None) -> None:
+    total, done = len(the_plan.cells) * the_plan.repeats, 0
+    measured: dict[tuple[str, str, str, int], float] = {}
+    for repeat in range(the_plan.repeats):
+        for spec in the_plan.cells:
+            if progress:
+                label = f"{spec.scenario} {spec.system} {spec.config_name} {spec.workload} {spec.tag}"
+                progress(f"{label} r{repeat}".replace("  ", " "), done, total, None)
+            cell = run_cell(spec, repeat, url, run_path, measured)
+            run.cells.append(cell)
+            done += 1
+            run.summary = summary.build([c.to_json() for c in run.cells])
+            results.write(run, run_path)
+            if progress:
+                progress(cell.id, done, total, cell)
 
 
 def build_report(run_path: Path) -> tuple[bool, str]:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -195,3 +196,37 @@ def test_interrupt_keeps_finished_cells_marks_partial_and_leaves_no_process(tmp_
     assert [c["scenario"] for c in data["cells"]] == ["throughput"]
     assert data["cells"][0]["status"] == "ok"
     assert leftovers(path) == []
+
+
+def test_a_database_holding_foreign_keys_is_refused_and_kept(tmp_path: Path, redis_server: Any,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    import redis
+
+    from harness.cli import main
+
+    if redis_server is None:
+        pytest.skip("REDIS_URL is set: this test writes a foreign key only into the private server")
+    url = redis_server.url_for(7)
+    client = redis.Redis.from_url(url)
+    client.set("someone:else", "precious")
+    try:
+        assert main(["run", "--profile", "quick", "--systems", "rq", "--scenarios", "floor",
+                     "--redis-url", url, "--out", str(tmp_path), "--no-report"]) == 2
+        out = " ".join(capsys.readouterr().out.split())
+        assert "holds keys queuebench did not write" in out
+        assert client.get("someone:else") == b"precious"
+        assert list(tmp_path.iterdir()) == []
+    finally:
+        client.flushdb()
+        client.close()
+
+
+def test_an_unreachable_redis_is_a_clear_error(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli import main
+    from harness.redis_server import free_port
+
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    assert main(["run", "--scenarios", "floor", "--redis-url", url, "--out", str(tmp_path)]) == 2
+    out = " ".join(capsys.readouterr().out.split())
+    assert "cannot use Redis at" in out and "error:" in out
