@@ -15,6 +15,7 @@ from typing import Any
 from harness.scenarios import NAMES as SCENARIOS
 
 # The variants that show what each knob does (names as the adapters define them).
+THROUGHPUT_VARIANTS = ["interval-0.1", "nofork", "simple", "threads", "solo", "reliable"]
 LATENCY_VARIANTS = ["interval-0.1", "blocking", "nofork", "simple", "threads", "solo"]
 MEMORY_VARIANTS = ["nofork", "simple", "threads"]
 CRASH_VARIANTS = ["reliable", "acks_late", "nofork"]
@@ -66,9 +67,11 @@ DEFAULT = Profile(
     "default", 3,
     {
         "floor": ScenarioPlan({"hop_n": 600, "hop_rate": 200.0, "drain_n": 10000, "warmup": 20}),
-        "throughput": ScenarioPlan({"n": {"noop": 300, "highlight": 100}, "concurrency": [1, 2, 4],
-                                    "sweep_workloads": ["noop"], "warmup": 20},
-                                   workloads=["noop", "highlight"]),
+        "throughput": ScenarioPlan({"n": {"noop": 200, "highlight": 40}, "concurrency": [1, 2, 4],
+                                    "sweep_workloads": ["noop"], "sweep_configs": ["default"],
+                                    "variant_workloads": ["noop"], "warmup": 10},
+                                   workloads=["noop", "highlight"],
+                                   configs=["default", *THROUGHPUT_VARIANTS]),
         "latency": ScenarioPlan({"idle_rate": 5.0, "fractions": [0.5, 0.9], "duration_s": 2.0,
                                  "min_jobs": 20, "max_jobs": 2000, "warmup": 10},
                                 configs=["default", "interval-0.1", "blocking"]),

@@ -3,7 +3,8 @@
 N jobs (plus a warm-up) are enqueued before the workers start; fresh workers then drain them.
 Throughput is counted worker side from the first measured start to the last end (the warm-up is
 the first jobs to start, discarded); wall time from starting the workers to the last end includes
-their boot and is reported separately. The sweep scales each system in its own unit: threads /
+their boot and is reported separately. Named variants (no fork, SimpleWorker, a threads pool, ...) run at their own concurrency. The
+sweep scales each system in its own unit: threads /
 pool slots where the default config runs several at a time, else worker processes.
 """
 
@@ -26,8 +27,11 @@ def cells(system_cls: type[System], configs: list[str], workloads: list[str],
     out = []
     for name in configs:
         base = system_cls.configs[name]
+        variant = name not in sizes.get("sweep_configs", [name])
         for workload in workloads:
-            swept = workload in sizes.get("sweep_workloads", workloads)
+            if variant and workload not in sizes.get("variant_workloads", workloads):
+                continue
+            swept = not variant and workload in sizes.get("sweep_workloads", workloads)
             sweep = sorted({*(sizes.get("concurrency", []) if swept else []), total(base)})
             n = int(sizes.get("n", {}).get(workload, 200) if isinstance(sizes.get("n"), dict)
                     else sizes.get("n", 200))
