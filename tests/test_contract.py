@@ -136,7 +136,7 @@ def name(request: pytest.FixtureRequest) -> str:
 # -- the contract -----------------------------------------------------------------------------
 
 
-def test_a_hundred_highlight_jobs_complete_and_verify(
+def test_a_hundred_highlight_jobs_complete_verify_and_leave_one_record_each(
     drive: Callable[..., Driven], workload_factory: Callable[..., Any], run_dir: Path, name: str
 ) -> None:
     workload = workload_factory("highlight", store_size=100)
@@ -149,6 +149,12 @@ def test_a_hundred_highlight_jobs_complete_and_verify(
     wait_for(lambda: wanted <= ok_jobs(run_dir), 120, "100 highlight jobs")
     workload.verify(payloads)
     assert d.system.pending() == 0
+    # the probe: one line per attempt, here one attempt per job, written by a worker process
+    got = records(run_dir)
+    assert sorted(r["job"] for r in got) == sorted(wanted)
+    assert {r["system"] for r in got} == {name}
+    assert {r["attempt"] for r in got} <= {1, None}  # None: the system does not count attempts
+    assert os.getpid() not in {r["pid"] for r in got}, "jobs must run in worker processes"
 
 
 def test_a_delayed_job_starts_no_earlier_than_its_delay(
@@ -184,7 +190,7 @@ def test_a_job_failing_twice_succeeds_on_its_third_attempt_where_the_system_retr
         pytest.skip(f"{name} default config: {exc}")
     d.start("flaky")
     wait_for(lambda: job.job_id in ok_jobs(run_dir), 60, "the third attempt to succeed")
-    attempts = records(run_dir, job.job_id)
+    attempts = records(run_dir, job.job_id)  # the probe: one line per attempt
     assert [r["outcome"] for r in attempts] == ["error", "error", "ok"]
     assert [r["attempt"] for r in attempts] == [1, 2, 3]
     assert job.job_id not in d.system.registries().failed
@@ -205,23 +211,6 @@ def test_a_failing_job_without_a_retry_policy_runs_once_and_is_recorded_as_faile
     else:
         wait_for(lambda: job.job_id in d.system.registries().failed, 10, "the failed registry")
     assert len(records(run_dir, job.job_id)) == 1, "a job without a retry policy ran again"
-
-
-def test_the_probe_records_one_line_per_attempt(
-    drive: Callable[..., Driven], workload_factory: Callable[..., Any], run_dir: Path, name: str
-) -> None:
-    workload_factory("noop")
-    d = drive(name)
-    jobs = [d.job("noop") for _ in range(10)]
-    d.system.enqueue_many(jobs)
-    d.start("noop")
-    wait_for(lambda: len(records(run_dir)) >= 10, 30, "10 records")
-    time.sleep(0.3)  # a duplicate, if any, would land now
-    got = records(run_dir)
-    assert sorted(r["job"] for r in got) == sorted(j.job_id for j in jobs)
-    assert {r["system"] for r in got} == {name}
-    assert {r["attempt"] for r in got} <= {1, None}  # None: the system does not count attempts
-    assert os.getpid() not in {r["pid"] for r in got}, "jobs must run in worker processes"
 
 
 @pytest.mark.parametrize("graceful", [True, False], ids=["graceful", "hard"])

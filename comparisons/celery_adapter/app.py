@@ -79,7 +79,7 @@ def make_app(broker_url: str, options: dict[str, Any] | None = None) -> Celery:
         worker_hijack_root_logger=True,
     )
 
-    @app.task(name=TASK_NAME, bind=True)
+    @app.task(name=TASK_NAME, bind=True, shared=False)
     def run(self: Task, job_id: str, planned_ns: int, workload: str, args: list[Any],
             retry: dict[str, Any] | None = None) -> None:
         probe.run(SYSTEM, job_id, planned_ns, workload, args, attempt=self.request.retries + 1)
