@@ -143,7 +143,7 @@ def test_sidekiq_story_retry_now_and_perform_in(app_url: Any, worker: Any, brows
     page.goto(f"{base}/snippets/{snippet_id}")
     wait_highlighted(page)
     # perform_in: the job waits in the schedule, then the poller pushes it
-    later = create_snippet(page, base, delay=3)
+    later = create_snippet(page, base, delay=2)
     scheduled = [json.loads(m) for m in redis_client.zrange("schedule", 0, -1)]
     assert [j["args"] for j in scheduled] == [[later]]
     admin.goto(base + "/sidekiq/scheduled")

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import redis
-from test_web_support import AUTH, shot, stop, wait_for
+from test_web_support import AUTH, log_of, shot, stop, wait_for
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from comparisons.sidekiq_clone.client import Client
@@ -322,3 +322,47 @@ def test_mounted_under_a_prefix(redis_url: str, serve_wsgi: Any, browser_page: A
     page.wait_for_selector(".flash.ok")
     assert page.url == base + "/sidekiq/retries"
     assert redis_client.llen("queue:default") == 1
+
+
+RUBY_WORKER = '''
+require "sidekiq"
+
+class RubyBoom
+  include Sidekiq::Worker
+  sidekiq_options backtrace: true, retry: 3
+
+  def perform(word)
+    raise ArgumentError, "ruby says no to #{word}"
+  end
+end
+'''
+
+
+def test_works_on_a_real_sidekiq(dashboard: Any, browser_page: Any, redis_url: str,
+                                 redis_client: redis.Redis, processes: Any, tmp_path: Path) -> None:
+    """Real Sidekiq 6.4.1 (Debian's ruby-sidekiq): its process on Busy, its failure (with
+    Sidekiq's compressed backtrace) on Retries, and stop through the signals list."""
+    import shutil
+
+    if not shutil.which("sidekiq"):
+        pytest.skip("real Sidekiq is not installed (apt-get install ruby-sidekiq)")
+    worker = tmp_path / "ruby_boom.rb"
+    worker.write_text(RUBY_WORKER)
+    proc = processes(["sidekiq", "-r", str(worker), "-c", "1", "-q", "default", "-t", "1"],
+                     env={"REDIS_URL": redis_url}, name="ruby-sidekiq")
+    wait_for(lambda: redis_client.scard("processes"), timeout=30, what="real Sidekiq's heartbeat", proc=proc)
+    Client(redis.Redis.from_url(redis_url)).push({"class": "RubyBoom", "args": [XSS], "backtrace": True})
+    wait_for(lambda: redis_client.zcard("retry"), timeout=30, what="Sidekiq's retry", proc=proc)
+    base = dashboard()
+    page = browser_page()
+    page.goto(base + "/retries")
+    assert "ArgumentError" in page.inner_text("tr.entry")
+    page.locator("tr.entry a").first.click()
+    assert "ruby_boom.rb" in page.inner_text("pre.backtrace")  # base64(zlib(JSON)) decoded
+    assert page.evaluate("window.__pwned") is None
+    page.goto(base + "/busy")
+    assert f":{proc.pid}" in page.inner_text("tr.process")
+    shot(page, "sidekiq-real-busy")
+    page.locator("tr.process").get_by_role("button", name="Stop").click()  # TERM via the signals list
+    wait_for(lambda: proc.poll() is not None, timeout=30, what="real Sidekiq to stop")
+    assert "Bye!" in log_of(proc)
