@@ -3,6 +3,11 @@
 # The Python clone's bench defines classes with the same names.
 require "sidekiq"
 
+# Debian pairs Sidekiq 6.4.1 with the redis gem 4.8, which warns on stderr at every BRPOP
+# ("Passing the timeout as a positional argument is deprecated"); that is packaging noise,
+# not Sidekiq, so silence it.
+Redis.silence_deprecations = true if Redis.respond_to?(:silence_deprecations=)
+
 # BENCH_QUIET=1: no start/done line per job (the clone logs per job only with -v)
 Sidekiq.logger.level = Logger::WARN if ENV["BENCH_QUIET"] == "1"
 

@@ -5,6 +5,11 @@
 require "json"
 require "sidekiq"
 
+# Debian pairs Sidekiq 6.4.1 with the redis gem 4.8, which warns on stderr at every BRPOP
+# ("Passing the timeout as a positional argument is deprecated"); that is packaging noise,
+# not Sidekiq, so silence it.
+Redis.silence_deprecations = true if Redis.respond_to?(:silence_deprecations=)
+
 Sidekiq.configure_server do |config|
   # poll the schedule and retry sets about every second (the default is 5 s x processes)
   config.options[:poll_interval_average] = 1
