@@ -290,3 +290,56 @@ def test_redis_down_gives_a_clear_page(serve_wsgi: Any, browser_page: Any) -> No
     response = page.goto(serve_wsgi(create_app(f"redis://127.0.0.1:{port}/0")) + "/overview")
     assert response.status == 503
     assert "Redis is unreachable" in page.inner_text("main")
+
+
+def test_malformed_entries_are_shown_and_kept(dashboard: Any, browser_page: Any,
+                                              redis_client: redis.Redis) -> None:
+    redis_client.sadd("resque:queues", "broken")
+    redis_client.rpush("resque:queue:broken", "{not json")
+    redis_client.rpush("resque:failed", "also not json")
+    page = browser_page()
+    base = dashboard()
+    page.goto(base + "/queues/broken")
+    assert "(malformed JSON)" in page.inner_text("#jobs") and "{not json" in page.inner_text("#jobs")
+    page.goto(base + "/failed")
+    page.get_by_role("button", name="Retry", exact=True).click()
+    assert "no payload to requeue" in page.inner_text(".flash.error")
+    assert redis_client.lrange("resque:failed", 0, -1) == [b"also not json"]
+    assert redis_client.llen("resque:queue:broken") == 1
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run([sys.executable, "-m", "comparisons.resque_clone", "web", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=30,
+                          env={k: v for k, v in {**os.environ, **(env or {})}.items() if k != "REDIS_URL"})
+
+
+def test_cli_serves_on_127_0_0_1_with_auth_from_the_environment(redis_url: str, processes: Any) -> None:
+    import base64
+    import re
+    import urllib.error
+    import urllib.request
+
+    from test_web_support import log_of
+
+    proc = processes([sys.executable, "-m", "comparisons.resque_clone", "web", "--redis-url", redis_url,
+                      "--port", "0"], env={"RESQUE_WEB_AUTH": "ops:pw"}, name="resque-web")
+    url = wait_for(lambda: re.search(r"http://127\.0\.0\.1:\d+/", log_of(proc)), what="the URL", proc=proc).group(0)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url + "overview")
+    assert refused.value.code == 401
+    request = urllib.request.Request(url + "overview",
+                                     headers={"Authorization": "Basic " + base64.b64encode(b"ops:pw").decode()})
+    with urllib.request.urlopen(request) as response:
+        assert response.status == 200 and b"Overview" in response.read()
+
+
+def test_cli_errors_are_clear() -> None:
+    run = cli("--port", "0")
+    assert run.returncode == 2 and "no Redis given" in run.stderr
+    run = cli("--redis-url", "redis://127.0.0.1:1/0", "--auth", "nopassword")
+    assert run.returncode == 2 and 'auth must look like "user:password"' in run.stderr
+    run = cli("--bogus")
+    assert run.returncode == 2 and "unrecognized arguments: --bogus" in run.stderr

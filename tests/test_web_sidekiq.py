@@ -366,3 +366,69 @@ def test_works_on_a_real_sidekiq(dashboard: Any, browser_page: Any, redis_url: s
     page.locator("tr.process").get_by_role("button", name="Stop").click()  # TERM via the signals list
     wait_for(lambda: proc.poll() is not None, timeout=30, what="real Sidekiq to stop")
     assert "Bye!" in log_of(proc)
+
+
+def test_malformed_entries_are_shown_and_never_lost(dashboard: Any, browser_page: Any,
+                                                    redis_client: redis.Redis) -> None:
+    redis_client.zadd("retry", {"{not json": time.time() + 60})
+    redis_client.sadd("queues", "broken")
+    redis_client.lpush("queue:broken", "[1, 2")
+    page = browser_page()
+    base = dashboard()
+    page.goto(base + "/queues/broken")
+    assert "(malformed JSON)" in page.inner_text("#jobs")
+    page.goto(base + "/retries")
+    assert "(malformed JSON)" in page.inner_text("tr.entry")
+    page.locator("tr.entry input").check()
+    page.get_by_role("button", name="Retry now", exact=True).click()
+    assert "delete it instead" in page.inner_text(".flash.error")
+    assert redis_client.zcard("retry") == 1  # refused, not dropped
+    page.locator("tr.entry input").check()
+    page.get_by_role("button", name="Delete", exact=True).click()
+    page.wait_for_selector(".flash.ok")
+    assert redis_client.zcard("retry") == 0
+
+
+def test_unknown_keys_and_actions_are_refused(dashboard: Any, browser_page: Any,
+                                              redis_client: redis.Redis) -> None:
+    zadd(redis_client, "retry", failed("7" * 24), time.time() + 60)
+    page = browser_page()
+    base = dashboard()
+    assert page.goto(base + "/retries/not-a-key").status == 404
+    page.goto(base + "/retries")
+    page.locator("tr.entry input").check()
+    page.evaluate("document.querySelector('button[value=delete]').value = 'explode'")
+    with page.expect_navigation() as nav:
+        page.get_by_role("button", name="Delete", exact=True).click()
+    assert nav.value.status == 400 and "action must be one of" in page.inner_text("body")
+    page.goto(base + "/retries")
+    page.evaluate("document.querySelector('tr.entry input').value = 'nonsense'")
+    page.locator("tr.entry input").check()
+    with page.expect_navigation() as nav:
+        page.get_by_role("button", name="Delete", exact=True).click()
+    assert nav.value.status == 400 and "not a job key" in page.inner_text("body")
+    assert redis_client.zcard("retry") == 1
+
+
+def test_cli_serves_with_auth_and_reports_errors(redis_url: str, processes: Any) -> None:
+    import base64
+    import os
+    import re
+    import subprocess
+    import urllib.error
+    import urllib.request
+
+    proc = processes([sys.executable, "-m", "comparisons.sidekiq_clone", "web", "--redis-url", redis_url,
+                      "--port", "0", "--auth", "ops:pw"], name="sidekiq-web")
+    url = wait_for(lambda: re.search(r"http://127\.0\.0\.1:\d+/", log_of(proc)), what="the URL", proc=proc).group(0)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url + "stats")
+    assert refused.value.code == 401
+    request = urllib.request.Request(url + "stats",
+                                     headers={"Authorization": "Basic " + base64.b64encode(b"ops:pw").decode()})
+    with urllib.request.urlopen(request) as response:
+        assert json.loads(response.read())["sidekiq"]["processed"] == 0
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    run = subprocess.run([sys.executable, "-m", "comparisons.sidekiq_clone", "web"], capture_output=True,
+                         text=True, timeout=30, env=env, cwd=Path(__file__).resolve().parent.parent)
+    assert run.returncode == 2 and "no Redis given" in run.stderr
