@@ -83,15 +83,14 @@ def latency_once(url: str, options: dict[str, Any], n: int, rng: random.Random) 
         system = _system(url, run_dir, options)
         group = system.start("noop")
         try:
-            for _ in range(5):  # warm-up, discarded
+            for _ in range(5):  # warm-up, discarded (by id: the record files stay in place)
                 system.enqueue(JobSpec(JobSpec.new_id(), "noop"))
                 time.sleep(0.15)
-            _wait_records(run_dir, 5, 30)
-            probe.clear_records(run_dir)
+            warm = {r["job"] for r in _wait_records(run_dir, 5, 30)}
             for _ in range(n):
                 time.sleep(rng.uniform(0.12, 0.3))  # idle between jobs: the worker is waiting
                 system.enqueue(JobSpec(JobSpec.new_id(), "noop"))
-            recs = _wait_records(run_dir, n, 30)
+            recs = [r for r in _wait_records(run_dir, n + 5, 30) if r["job"] not in warm]
         finally:
             system.stop(group)
             system.close()
@@ -134,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m comparisons.resque_clone.bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--fork-jobs", type=int, default=1000)
+    p.add_argument("--fork-jobs", type=int, default=600)
     p.add_argument("--nofork-jobs", type=int, default=3000)
     p.add_argument("--latency-jobs", type=int, default=40)
     p.add_argument("--only", choices=["drain", "latency"], default=None)
@@ -149,17 +148,27 @@ def main(argv: list[str] | None = None) -> int:
 
             url = stack.enter_context(EmbeddedRedis()).url
         if args.only in (None, "drain"):
-            floors = [fork_floor() for _ in range(args.repeats)]
+            # interleaved, so each repeat's drain and fork floor see the same machine load
+            floors, drains = [], {name: [] for name in DRAIN}
+            for _ in range(args.repeats):
+                floors.append(fork_floor())
+                for name, options in DRAIN.items():
+                    n = args.fork_jobs if options["fork"] else args.nofork_jobs
+                    drains[name].append(drain_once(url, options, n))
             results["fork_floor"] = summarize(floors)
             for k, v in results["fork_floor"].items():
-                print(f"floor {k:18s} {v['median']:8.1f} (min {v['min']:.1f}, max {v['max']:.1f})", flush=True)
+                print(f"floor {k:18s} {v['median']:8.1f} /s (min {v['min']:.1f}, max {v['max']:.1f})",
+                      flush=True)
             for name, options in DRAIN.items():
                 n = args.fork_jobs if options["fork"] else args.nofork_jobs
-                runs = [drain_once(url, options, n) for _ in range(args.repeats)]
-                results["drain"][name] = {"jobs": n, **summarize(runs)}
+                results["drain"][name] = {"jobs": n, **summarize(drains[name])}
                 s = results["drain"][name]["throughput_per_s"]
                 print(f"drain {name:8s} {n:5d} jobs: {s['median']:8.1f} jobs/s "
                       f"(min {s['min']:.1f}, max {s['max']:.1f})", flush=True)
+            ratios = [d["throughput_per_s"] / f["python_forks_per_s"] for d, f in zip(drains["fork"], floors, strict=True)]
+            results["drain"]["fork"]["share_of_python_fork_floor"] = statistics.median(ratios)
+            print(f"drain fork / python fork floor (same repeat): median {statistics.median(ratios):.2f}",
+                  flush=True)
         if args.only in (None, "latency"):
             for name, options in LATENCY.items():
                 runs = [latency_once(url, options, args.latency_jobs, rng) for _ in range(args.repeats)]
