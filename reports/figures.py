@@ -27,7 +27,7 @@ from reports import metrics
 from reports.run import FLOOR, Run, dig
 from reports.tables import main_config
 
-STYLE = {
+STYLE: Any = {  # matplotlib rcParams
     "svg.fonttype": "none",
     "font.family": "sans-serif",
     "font.sans-serif": ["DejaVu Sans", "Liberation Sans", "Arial", "Helvetica"],

@@ -204,7 +204,7 @@ def latency_table(run: Run) -> Table | None:
         m = c["metrics"]
         h = m.get("latency_us") or {}
         rows.append([f"{name(run, c['system'], c['config'])} · {c['workload']} · "
-                     f"{float(m.get('offered_rate') or 0):g}/s · repeat {c['repeat']}",
+                     f"{metrics.fmt_rate(float(m.get('offered_rate') or 0))}/s · repeat {c['repeat']}",
                      metrics.fmt(m.get("achieved_rate"), "jobs/s"), h.get("count", ""),
                      *(metrics.fmt(h.get(k), "us") for k in ("p50", "p90", "p99", "p99_9", "max"))])
     if not rows:

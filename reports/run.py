@@ -98,8 +98,15 @@ class Run:
         return bool(self.data.get("partial"))
 
     def title(self, system: str) -> str:
+        """A system's short name for tables and prose: "RQ" of "RQ (real library): fork-per-job ..."."""
         if system == FLOOR:
             return "Floor (redis-py)"
+        full = self.full_title(system)
+        return re.split(r"\s*[(:—]", full, maxsplit=1)[0].strip() or full
+
+    def full_title(self, system: str) -> str:
+        if system == FLOOR:
+            return "bare redis-py LPUSH → BRPOP on the same Redis"
         return str((self.systems.get(system) or {}).get("title") or system)
 
     def config(self, system: str, config: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ class Column:
     config: str
     title: str
     subtitle: str
+    description: str = ""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -78,11 +79,12 @@ def columns(run: Run) -> list[Column]:
     """The floor first, then each system in its main config (variants get their own table)."""
     out = []
     if any(c["system"] == FLOOR for c in run.cells):
-        out.append(Column(FLOOR, main_config(run, FLOOR), run.title(FLOOR), ""))
+        out.append(Column(FLOOR, main_config(run, FLOOR), run.title(FLOOR), "", run.full_title(FLOOR)))
     for system in run.system_names():
         if any(c["system"] == system for c in run.cells):
             config = main_config(run, system)
-            out.append(Column(system, config, run.title(system), "" if config == "default" else config))
+            out.append(Column(system, config, run.title(system), "" if config == "default" else config,
+                              run.full_title(system)))
     return out
 
 
@@ -101,6 +103,7 @@ def summary(run: Run, variants: bool = False, everything: bool = False) -> list[
     everything=False: the headline figures only."""
     main = {col.key for col in columns(run)}
     rows: dict[tuple[str, ...], Row] = {}
+    key: tuple[str, ...]
     for r in run.summary:
         if not variants and (r["system"], r["config"]) not in main:
             continue

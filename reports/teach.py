@@ -145,7 +145,7 @@ def throughput(run: Run) -> list[str]:
             out.append(f"{name(run, system, config)} ({workload}): {fmt(t0, 'jobs/s')} at concurrency "
                        f"{c0}, {fmt(t1, 'jobs/s')} at {c1} ({_times(t1 / t0)}).")
             at_cores = dict(pts).get(cores) if cores else None
-            if at_cores and c1 > cores:
+            if at_cores and cores and c1 > cores:
                 flat.append((name(run, system, config), c1, (t1 / at_cores - 1) * 100))
         if flat and cores:
             stuck = [f"{who} {gain:+.0f} % ({cores} → {c1})" for who, c1, gain in flat if gain < 10]
@@ -244,6 +244,16 @@ def latency(run: Run) -> list[str]:
                        f"{_times(p50 / hop)} the bare Redis hop" + (f"; p99 {fmt(p99, 'us')}." if p99 else "."))
         else:
             out.append(f"{who} starts a job {fmt(p50, 'us')} after it is enqueued {at} (p50).")
+    for system, config in series(run):
+        for c in run.cells_of("latency"):
+            if (c["system"], c["config"]) != (system, config):
+                continue
+            offered, achieved = c["metrics"].get("offered_rate"), c["metrics"].get("achieved_rate")
+            if isinstance(offered, int | float) and isinstance(achieved, int | float) and offered \
+                    and achieved < 0.9 * offered:
+                out.append(f"Careful with {name(run, system, config)} at {metrics.fmt_rate(offered)} jobs/s offered "
+                           f"(repeat {c['repeat']}): the producer reached only {metrics.fmt_rate(achieved)} jobs/s, "
+                           "so that cell measured a lighter load than it asked for.")
     return out + unsupported(run, "latency")
 
 
@@ -309,7 +319,7 @@ def memory(run: Run) -> list[str]:
 def _planned(policy: dict[str, Any], k: int) -> tuple[float, float] | None:
     """The policy's own window for the wait before retry k (0-based), where it can be read:
     the native delay, plus the interval of whatever poller moves a due retry back to work."""
-    retry = policy.get("Retry") if isinstance(policy.get("Retry"), dict) else {}
+    retry: dict[str, Any] = policy["Retry"] if isinstance(policy.get("Retry"), dict) else {}
     delay: Any = None
     for value in (retry.get("interval"), policy.get("retry_delay"), policy.get("countdown"),
                   policy.get("retry_in_s"), policy.get("delay_s")):
@@ -358,8 +368,7 @@ def retries(run: Run) -> list[str]:
              + (f"; time to success p50 {fmt(tts.get('p50'), 's')}, max {fmt(tts.get('max'), 's')}" if tts else "")
              + ".")
         policy = m.get("policy") or {}
-        checks = [(k, w, _planned(policy, k)) for k, w in sorted(waits.items())]
-        checks = [(k, w, p) for k, w, p in checks if p]
+        checks = [(k, w, p) for k, w in sorted(waits.items()) if (p := _planned(policy, k)) is not None]
         if checks:
             inside = all(p[0] - 0.05 <= x <= p[1] + 0.05 for _, w, p in checks for x in w)
             windows = ", ".join(metrics.fmt_range(p[0], p[1], "s") for _, _, p in checks)
@@ -443,6 +452,8 @@ def priority(run: Run) -> list[str]:
         if not cells:
             continue
         share = _median(run, "priority", "share.high", system, config)
+        if share is None:
+            continue
         weights = cells[0]["metrics"].get("weights")
         exp = expected_share(weights)
         who = name(run, system, config)
