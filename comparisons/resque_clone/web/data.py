@@ -67,7 +67,9 @@ class Failure:
 
 class ResqueData:
     def __init__(self, client: redis.Redis, namespace: str = "resque") -> None:
-        self.r = client
+        # built with decode_responses=True, so every reply is str; redis-py's stubs cannot say
+        # that (they give bytes | str), hence Any at this one edge
+        self.r: Any = client
         self.ns = namespace.rstrip(":")
         self.keys = keys.Keys(self.ns)
         self.conn = Connection(client, self.ns)

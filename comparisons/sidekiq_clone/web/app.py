@@ -25,7 +25,7 @@ from comparisons.sidekiq_clone.web.data import SETS, NotRunnable, SidekiqData, b
 
 PAGE = 25
 HISTORY_DAYS = (7, 30, 90, 180)
-ACTIONS = {  # what each sorted-set page offers, per entry and for all
+ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {  # what each sorted-set page offers, per entry and for all
     "retries": {"one": ("retry", "delete", "kill"), "all": ("retry", "delete", "kill")},
     "scheduled": {"one": ("add_to_queue", "delete"), "all": ("add_to_queue", "delete")},
     "morgue": {"one": ("retry", "delete"), "all": ("retry", "delete")},

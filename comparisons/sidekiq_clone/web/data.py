@@ -91,7 +91,9 @@ class NotRunnable(ValueError):
 
 class SidekiqData:
     def __init__(self, client: redis.Redis) -> None:
-        self.r = client
+        # built with decode_responses=True, so every reply is str; redis-py's stubs cannot say
+        # that (they give bytes | str), hence Any at this one edge
+        self.r: Any = client
 
     # -- stats ---------------------------------------------------------------------------
 
