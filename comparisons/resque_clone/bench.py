@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import statistics
 import tempfile
 import time
@@ -64,6 +65,7 @@ def drain_once(url: str, options: dict[str, Any], n: int) -> dict[str, float]:
         registry.prepare("noop", run_dir, {})
         system = _system(url, run_dir, options)
         system.enqueue_many(JobSpec(JobSpec.new_id(), "noop") for _ in range(n))
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.time_ns()
         group = system.start("noop")
         try:
@@ -71,8 +73,12 @@ def drain_once(url: str, options: dict[str, Any], n: int) -> dict[str, float]:
         finally:
             system.stop(group)
             system.close()
+        # the worker and every child it waited for, once the worker itself was reaped
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         first, last = min(r["start"] for r in recs), max(r["end"] for r in recs)
-        return {"throughput_per_s": n / ((last - first) / 1e9), "wall_s": (last - t0) / 1e9}
+        return {"throughput_per_s": n / ((last - first) / 1e9), "wall_s": (last - t0) / 1e9,
+                "cpu_ms_per_job": (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / n * 1e3,
+                "page_faults_per_job": (after.ru_minflt - before.ru_minflt) / n}
 
 
 def latency_once(url: str, options: dict[str, Any], n: int, rng: random.Random) -> dict[str, float]:
@@ -108,13 +114,18 @@ def fork_floor(n: int = 300) -> dict[str, float]:
 
     import comparisons.resque_clone.probe_job  # noqa: F401 - the worker's imports
 
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     for _ in range(n):
         pid = os.fork()
         if pid == 0:
             os._exit(0)
         os.waitpid(pid, 0)
-    out = {"python_forks_per_s": n / (time.perf_counter() - t)}
+    elapsed = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = {"python_forks_per_s": n / elapsed,
+           "python_fork_child_cpu_ms": (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / n * 1e3,
+           "python_fork_child_page_faults": (after.ru_minflt - before.ru_minflt) / n}
     if shutil.which("ruby"):
         script = (f"begin; require 'redis'; rescue LoadError; end; t = Time.now; "
                   f"{n}.times {{ Process.wait(fork {{ exit! }}) }}; print({n} / (Time.now - t))")
@@ -163,8 +174,10 @@ def main(argv: list[str] | None = None) -> int:
                 n = args.fork_jobs if options["fork"] else args.nofork_jobs
                 results["drain"][name] = {"jobs": n, **summarize(drains[name])}
                 s = results["drain"][name]["throughput_per_s"]
+                c, f = results["drain"][name]["cpu_ms_per_job"], results["drain"][name]["page_faults_per_job"]
                 print(f"drain {name:8s} {n:5d} jobs: {s['median']:8.1f} jobs/s "
-                      f"(min {s['min']:.1f}, max {s['max']:.1f})", flush=True)
+                      f"(min {s['min']:.1f}, max {s['max']:.1f}); CPU {c['median']:.2f} ms/job, "
+                      f"{f['median']:.0f} page faults/job", flush=True)
             ratios = [d["throughput_per_s"] / f["python_forks_per_s"] for d, f in zip(drains["fork"], floors, strict=True)]
             results["drain"]["fork"]["share_of_python_fork_floor"] = statistics.median(ratios)
             print(f"drain fork / python fork floor (same repeat): median {statistics.median(ratios):.2f}",
