@@ -230,3 +230,15 @@ def test_an_unreachable_redis_is_a_clear_error(tmp_path: Path,
     assert main(["run", "--scenarios", "floor", "--redis-url", url, "--out", str(tmp_path)]) == 2
     out = " ".join(capsys.readouterr().out.split())
     assert "cannot use Redis at" in out and "error:" in out
+
+
+def test_a_throughput_budget_bounds_a_slow_drain(tmp_path: Path, redis_url: str) -> None:
+    """sleep jobs (50 ms) drain at ~20/s: after the 1 s budget the cell counts what finished."""
+    opts = options(tmp_path, redis_url, scenarios=["throughput"], workloads=["sleep"])
+    opts.profile = Profile("budget", 1, {**TINY.scenarios, "throughput": ScenarioPlan(
+        {"n": 200, "concurrency": [1], "warmup": 2, "budget_s": 1.0})})
+    run, _ = runner.execute(opts)
+    (cell,) = run.cells
+    assert cell.status == "ok" and cell.metrics["complete"] is False
+    assert 10 <= cell.metrics["jobs"] < 100
+    assert cell.metrics["throughput_per_s"] == pytest.approx(20, rel=0.3)

@@ -62,7 +62,7 @@ def run(ctx: CellContext) -> dict[str, Any]:
         idle_to = time.time_ns()
         jobs = ctx.jobs(n)
         producer.burst(system, jobs)
-        ctx.wait_completed({j.job_id for j in jobs}, timeout=30 + 0.1 * n)
+        ctx.wait_completed({j.job_id for j in jobs}, timeout=60 + 0.5 * n)
         time.sleep(0.15)  # one more sample after the last job
     idle = sampler.median(idle_from, idle_to)
     peak = sampler.peak(idle_to)

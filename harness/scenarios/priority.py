@@ -37,7 +37,7 @@ def run(ctx: CellContext) -> dict[str, Any]:
     except NotSupported as exc:
         raise Unsupported(str(exc)) from exc
     ctx.start(system)
-    wait_until(lambda: len(ctx.tail.measured()) >= n, 30 + 0.05 * n, f"{n} of {2 * n} jobs to start")
+    wait_until(lambda: len(ctx.tail.measured()) >= n, 60 + 0.2 * n, f"{n} of {2 * n} jobs to start")
     first = sorted(ctx.tail.measured(), key=lambda r: r["start"])[:n]
     processed = {"high": sum(1 for r in first if r["job"].startswith("high-")),
                  "default": sum(1 for r in first if r["job"].startswith("default-"))}
