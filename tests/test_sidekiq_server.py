@@ -331,3 +331,12 @@ def test_config_file_sets_concurrency_and_weighted_queues(
     info = json.loads(redis_client.hget(server.identity, "info"))
     assert info["concurrency"] == 3 and info["queues"] == ["high", "low"]
     assert "weighted" in server.log_text()
+
+
+def test_cli_without_a_redis_url_refuses_to_guess() -> None:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    out = subprocess.run([sys.executable, "-m", "comparisons.sidekiq_clone"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2 and "no Redis URL: set REDIS_URL" in out.stderr

@@ -158,7 +158,11 @@ def main(argv: list[str] | None = None) -> int:
     from comparisons.sidekiq_clone import connection
     from comparisons.sidekiq_clone.launcher import Launcher
 
-    connection.configure(config.redis_url, size=5)  # for job code that pushes jobs
+    try:
+        connection.configure(config.redis_url, size=5)  # for job code that pushes jobs
+    except connection.NoRedisURL as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     launcher = Launcher(config)
     read_fd, write_fd = os.pipe()
 

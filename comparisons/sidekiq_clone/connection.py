@@ -4,6 +4,8 @@ Sidekiq sizes its server pool at concurrency + 5 (each processor thread may hold
 connection while fetching; the heartbeat, the poller and retries need a few more). A
 BlockingConnectionPool makes a thread wait for a free connection instead of opening more.
 The URL comes from configure(url=...) or REDIS_URL, like Sidekiq's REDIS_URL convention.
+Unlike Sidekiq there is no fallback to localhost:6379: a benchmark suite must not write into
+whatever Redis happens to run there, so a missing URL is an error that says what to set.
 """
 
 from __future__ import annotations
@@ -13,7 +15,14 @@ import threading
 
 import redis
 
-DEFAULT_URL = "redis://127.0.0.1:6379/0"
+
+class NoRedisURL(RuntimeError):
+    """Neither configure(url) nor REDIS_URL says which Redis to use."""
+
+    def __init__(self) -> None:
+        super().__init__("no Redis URL: set REDIS_URL (e.g. the URL `queuebench redis` prints) "
+                         "or pass --redis-url redis://127.0.0.1:PORT/0")
+
 _lock = threading.Lock()
 _client: redis.Redis | None = None
 _url: str | None = None
@@ -33,7 +42,9 @@ def configure(url: str | None = None, size: int = 10) -> redis.Redis:
     with _lock:
         if _client is not None:
             _client.close()
-        _url = url or os.environ.get("REDIS_URL") or DEFAULT_URL
+        _url = url or os.environ.get("REDIS_URL")
+        if not _url:
+            raise NoRedisURL()
         _client = redis.Redis(connection_pool=make_pool(_url, size))
         return _client
 
