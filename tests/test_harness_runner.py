@@ -241,4 +241,4 @@ def test_a_throughput_budget_bounds_a_slow_drain(tmp_path: Path, redis_url: str)
     (cell,) = run.cells
     assert cell.status == "ok" and cell.metrics["complete"] is False
     assert 10 <= cell.metrics["jobs"] < 100
-    assert cell.metrics["throughput_per_s"] == pytest.approx(20, rel=0.3)
+    assert 5 < cell.metrics["throughput_per_s"] <= 21  # one worker, 50 ms a job
