@@ -225,6 +225,8 @@ def run_cell(spec: CellSpec, repeat: int, redis_url: str, run_path: Path,
     if cell.status != "unsupported" or out:
         cell.metrics = out
     cell.params = dict(ctx.params)
+    if spec.config is not None:
+        cell.params["system_config"] = spec.config.describe()  # exactly what ran (scaled)
     if records:
         cell.raw = results.write_raw(run_path, cid, records)
     if ctx.hdr is not None and ctx.hdr.get_total_count():
