@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from amqp.exceptions import ChannelError, NotFound
+from amqp.exceptions import ConnectionError as ConnectionError_
 from celery import Celery
 from kombu import Connection
 
@@ -222,16 +224,12 @@ class CelerySystem(System):
         total = 0
         with self.app.connection_for_write() as conn:
             for queue in self.queue_names.values():
-                channel = conn.channel()
+                channel = conn.channel()  # a failed passive declare closes its channel
                 try:
                     total += channel.queue_declare(queue, passive=True).message_count
-                except Exception:  # the queue does not exist yet: nothing in it
+                    channel.close()
+                except NotFound:  # the queue does not exist yet: nothing in it
                     pass
-                finally:
-                    try:
-                        channel.close()
-                    except Exception:
-                        pass
         return total
 
     def registries(self) -> Registries:
@@ -267,5 +265,5 @@ class CelerySystem(System):
                 for queue in self.queue_names.values():
                     channel.queue_delete(queue)
                 channel.close()
-        except Exception:  # best effort: the broker may be gone already
+        except (OSError, ChannelError, ConnectionError_):  # the broker may be gone already
             pass

@@ -32,7 +32,7 @@ class Held:
         return self.eta is not None and self.eta > now
 
 
-def _parse(payload: bytes) -> Held | None:
+def _parse(payload: bytes | str) -> Held | None:
     try:
         message = json.loads(payload)
         if isinstance(message, list):  # unacked entries: [message, exchange, routing_key]
