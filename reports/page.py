@@ -131,7 +131,8 @@ def retries_table(run: Run) -> Table | None:
         jobs = m.get("jobs") or []
         finals = [j["final"] for j in jobs]
         tts = m.get("time_to_success_s") or {}
-        rows.append([name(run, c["system"], c["config"]), c["repeat"], json.dumps(m.get("policy") or {}, sort_keys=True),
+        policy = {k: v for k, v in (m.get("policy") or {}).items() if k != "config_options"}
+        rows.append([name(run, c["system"], c["config"]), c["repeat"], json.dumps(policy, sort_keys=True),
                      ", ".join(f"{finals.count(f)} {f}" for f in sorted(set(finals))),
                      metrics.fmt(tts.get("p50"), "s"), metrics.fmt(tts.get("max"), "s")])
     if not rows:

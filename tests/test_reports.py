@@ -436,3 +436,16 @@ def test_a_run_id_that_is_not_a_folder_name_is_refused(run_copy, tmp_path: Path)
     with pytest.raises(ReportError, match="cannot name a folder"):
         reports.build(run_copy(lambda d: d.update(run_id="../escape")), out)
     assert not (tmp_path / "escape").exists()
+
+
+def test_a_strict_order_that_served_default_first_is_explained_not_praised(run_copy, tmp_path: Path) -> None:
+    def alphabetical(d: dict) -> None:  # queues '*': the worker reads 'default' before 'high'
+        d["systems"]["resque_clone"]["configs"]["default"]["options"]["queues"] = "*"
+        for c in d["cells"]:
+            if c["scenario"] == "priority" and c["system"] == "resque_clone":
+                c["metrics"]["share"] = {"high": 0.0, "default": 1.0}
+
+    lines = teach_lines(dom(reports.build(run_copy(alphabetical), tmp_path / "out")), "priority")
+    line = next(t for t in lines if t.startswith("Resque clone"))
+    assert "high got only 0.0 %" in line and "alphabetically" in line
+    assert "starve" not in line
