@@ -50,6 +50,14 @@ def test_jobs_run_on_fresh_instances_through_server_middleware(
     assert len({e["thread"] for e in ran}) > 1  # several processor threads
 
 
+def test_verbose_logs_a_start_and_a_done_line_per_job(
+        sidekiq_server: Any, client: Client, redis_client: redis.Redis) -> None:
+    server = sidekiq_server("-c", "1", "-v")
+    jid = push(client, "Recorder", 1)
+    wait_for(lambda: f"jid={jid} done: " in server.log_text(), 10, "the done line")
+    assert f"class=Recorder jid={jid} start" in server.log_text()
+
+
 def test_failing_job_retries_with_scaled_backoff_then_succeeds(
         sidekiq_server: Any, client: Client, redis_client: redis.Redis) -> None:
     sidekiq_server("-c", "2", poll=0.05)

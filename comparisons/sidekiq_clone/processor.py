@@ -55,6 +55,7 @@ class Processor:
         self.failed = 0
         self.thread = threading.Thread(target=self.run, name=f"processor-{index}", daemon=True)
         self._down_since: float | None = None
+        self.verbose = log.isEnabledFor(logging.DEBUG)  # -v: a start and a done line per job
         self.client_id: int | None = None  # Redis CLIENT ID of our connection, for CLIENT UNBLOCK
         self._id_sock: Any = None
 
@@ -141,10 +142,16 @@ class Processor:
         queue = work.queue_name
         self.work = work
         self.current = (queue, jobstr, time.time())
+        if self.verbose:
+            t0 = time.monotonic()
+            log.debug("class=%s jid=%s start", job.get("class"), job.get("jid"))
         ack = False
         try:
             self.dispatch(job, queue, jobstr)
             ack = True
+            if self.verbose:
+                log.debug("class=%s jid=%s done: %.3f sec", job.get("class"), job.get("jid"),
+                          time.monotonic() - t0)
         except Shutdown:
             self.failed += 1
             raise  # not acknowledged: the manager pushed it back
