@@ -244,3 +244,24 @@ def test_a_garbage_message_stops_the_worker_and_the_jobs_behind_it_wait_for_the_
     assert d.system.pending() == 1 and not records(run_dir, job.job_id)
     d.start("noop")
     wait_for(lambda: records(run_dir, job.job_id), 30, "the next worker to run the job")
+
+
+
+def test_workers_reconnect_when_their_redis_connections_drop(
+    drive: Callable[..., Driven], workload_factory: Callable[..., Any], run_dir: Path,
+    redis_client: redis.Redis,
+) -> None:
+    """Redis closes every client connection (as on a restart or a network cut): Celery's
+    consumer reconnects to the broker and takes the next task."""
+    workload_factory("noop")
+    d = drive("celery", "solo")
+    group = d.start("noop")
+    killed = sum(
+        int(redis_client.execute_command("CLIENT", "KILL", "TYPE", kind, "SKIPME", "yes"))
+        for kind in ("normal", "pubsub")
+    )
+    assert killed >= 1, "the workers' connections were not dropped"
+    job = d.job("noop")
+    d.system.enqueue(job)
+    wait_for(lambda: records(run_dir, job.job_id), 60, "the job after the connections dropped")
+    assert group.processes[0].poll() is None

@@ -255,3 +255,24 @@ def test_a_garbage_entry_in_the_queue_does_not_stop_the_worker(
     group = d.start("noop")
     wait_for(lambda: records(run_dir, job.job_id), 30, "the job after the garbage entry")
     assert group.processes[0].poll() is None
+
+
+
+def test_workers_reconnect_when_their_redis_connections_drop(
+    drive: Callable[..., Driven], workload_factory: Callable[..., Any], run_dir: Path,
+    redis_client: redis.Redis,
+) -> None:
+    """Redis closes every client connection (as on a restart or a network cut): RQ's worker
+    reconnects and takes the next job."""
+    workload_factory("noop")
+    d = drive("rq", "simple")
+    group = d.start("noop")
+    killed = sum(
+        int(redis_client.execute_command("CLIENT", "KILL", "TYPE", kind, "SKIPME", "yes"))
+        for kind in ("normal", "pubsub")
+    )
+    assert killed >= 1, "the workers' connections were not dropped"
+    job = d.job("noop")
+    d.system.enqueue(job)
+    wait_for(lambda: records(run_dir, job.job_id), 60, "the job after the connections dropped")
+    assert group.processes[0].poll() is None
