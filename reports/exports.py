@@ -3,7 +3,7 @@
 summary.csv is the summary table in long form (one figure per line, with its ratios);
 cells.csv is every scalar figure of every cell (one per line: cell, metric path, value), so a
 spreadsheet or pandas can re-plot anything without parsing the nested JSON. The probe records
-(raw/<cell-id>.jsonl) are copied as they are.
+(raw/<cell-id>.jsonl) and latency histograms (raw/<cell-id>.latency.hdr) are copied as they are.
 """
 
 from __future__ import annotations
@@ -64,15 +64,22 @@ def write(run: Run, groups: list[Group], out_dir: Path) -> list[dict[str, str]]:
                   "what": "every scalar figure of every cell and repeat (long form)"})
 
     raw_files = sorted({c["raw"] for c in run.cells if c.get("raw")})
-    copied = 0
     for rel in raw_files:
         src = run.path / rel
         if src.is_file() and not Path(rel).is_absolute() and ".." not in Path(rel).parts:
             dest = out_dir / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, dest)
-            links.append({"href": rel, "label": rel, "what": "probe records of one cell (JSON lines)"})
-            copied += 1
+            links.append({"href": rel, "label": rel, "what": "probe records of one cell (JSON lines)",
+                          "raw": "1"})
+            hdr = src.with_name(src.name.removesuffix(".jsonl") + ".latency.hdr")
+            if hdr.is_file():
+                shutil.copyfile(hdr, dest.with_name(hdr.name))
+                href = str(Path(rel).with_name(hdr.name))
+                links.append({"href": href, "label": href,
+                              "what": "its latency histogram (HdrHistogram, compressed)", "raw": "1"})
+    for link in links:
+        link.setdefault("raw", "")
     return links
 
 
