@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from comparisons.resque_clone.hooks import worker_hook
 from comparisons.resque_clone.retry import Retry
 from harness import probe
+from workloads import registry as workloads
 
 SYSTEM = "resque_clone"
 ENV_PRELOAD = "RESQUE_PRELOAD_WORKLOAD"
@@ -58,9 +59,7 @@ class QueuebenchRetryProbe(Retry):
 def preload_workload() -> None:
     name = os.environ.get(ENV_PRELOAD)
     if name:
-        from workloads import registry
-
-        registry.for_worker(name)  # import and build the workload once, before forking
+        workloads.for_worker(name)  # import and build the workload once, before forking
         if os.environ.get(probe.ENV_RUN_DIR):
             probe._descriptor()  # open this worker's record file once; children append to it
 
@@ -88,9 +87,7 @@ def adopt_parent_state(job: Any) -> None:
     would read the workload options and create a record file: instrumentation cost, not Resque's."""
     name = os.environ.get(ENV_PRELOAD)
     parent = os.getppid()
-    from workloads import registry
-
-    cached = getattr(registry, "_cache", None)
+    cached = getattr(workloads, "_cache", None)
     if name and isinstance(cached, dict) and (parent, name) in cached:
         cached[(os.getpid(), name)] = cached[(parent, name)]
     key = getattr(probe, "_fd_key", None)  # (pid, run dir) the open record file belongs to
