@@ -53,7 +53,7 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def built(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("reports-out")
     page = reports.build(FIXTURE, out)
     b = tmp_path_factory.mktemp("run-b")
