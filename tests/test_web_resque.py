@@ -343,3 +343,32 @@ def test_cli_errors_are_clear() -> None:
     assert run.returncode == 2 and 'auth must look like "user:password"' in run.stderr
     run = cli("--bogus")
     assert run.returncode == 2 and "unrecognized arguments: --bogus" in run.stderr
+
+
+def test_delayed_jobs_enqueue_now_and_delete(dashboard: Any, browser_page: Any, redis_url: str,
+                                             redis_client: redis.Redis) -> None:
+    from comparisons.resque_clone import Resque
+
+    class Reminder:
+        queue = "mail"
+        resque_class = "Reminder"
+
+        @staticmethod
+        def perform(who: str) -> None: ...
+
+    resque = Resque(redis_url)
+    resque.enqueue_in(600, Reminder, "ada")  # resque-scheduler's enqueue_in
+    resque.enqueue_in(900, Reminder, XSS)
+    page = browser_page()
+    page.goto(dashboard() + "/delayed")
+    rows = page.locator("tr.delayed-item")
+    assert rows.count() == 2 and "in 9 min" in rows.first.inner_text()
+    assert XSS in rows.nth(1).inner_text() and page.evaluate("window.__pwned") is None
+    shot(page, "resque-delayed")
+    rows.first.get_by_role("button", name="Enqueue now").click()
+    page.wait_for_selector(".flash.ok")
+    assert redis_client.lrange("resque:queue:mail", 0, -1) == [b'{"class":"Reminder","args":["ada"]}']
+    page.locator("tr.delayed-item").get_by_role("button", name="Delete").click()
+    page.wait_for_selector(".flash.ok")
+    assert resque.delayed_queue_schedule_size() == 0
+    assert "No delayed jobs" in page.inner_text("main")

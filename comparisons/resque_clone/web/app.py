@@ -1,5 +1,5 @@
 """resque-web for the Resque clone, as a Flask app: Overview (live poll), Working, Failed, Queues,
-Workers, Stats. Pages read Redis through data.ResqueData; every change is a POST with a CSRF
+Delayed (resque-scheduler's tab), Workers, Stats. Pages read Redis through data.ResqueData; every change is a POST with a CSRF
 token (upstream resque-web changes state with GETs; this one never does).
 
 Mount it like `mount Resque::Server, at: "/resque"`:
@@ -11,6 +11,7 @@ Mount it like `mount Resque::Server, at: "/resque"`:
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import redis
@@ -41,7 +42,7 @@ def create_app(
     data = ResqueData(client, namespace)
     app.extensions["resque_data"] = data
 
-    app.jinja_env.globals["to_json"] = lambda v: json.dumps(v, ensure_ascii=False)
+    app.jinja_env.globals.update(to_json=lambda v: json.dumps(v, ensure_ascii=False), when=when, ago=ago)
 
     @app.context_processor
     def globals_() -> dict[str, Any]:
@@ -50,6 +51,7 @@ def create_app(
             "redis_location": _location(client),
             "poll_interval_ms": int(poll_interval * 1000),
             "failed_total": _quiet(data.failed_count),
+            "delayed_total": _quiet(data.delayed_count),
         }
 
     @app.errorhandler(redis.ConnectionError)
@@ -123,6 +125,20 @@ def create_app(
         flash(f"Queue {name} was removed.", "ok")
         return redirect(url_for("queues"))
 
+    @app.get("/delayed")
+    def delayed_jobs() -> str:
+        start = _start()
+        return render_template("delayed.html", items=data.delayed_items(start, PAGE),
+                               total=data.delayed_count(), start=start, page=PAGE, now=time.time())
+
+    @app.post("/delayed/enqueue_now")
+    def delayed_enqueue_now() -> Response:
+        return _delayed_change(lambda item: data.enqueue_delayed_now(item), "enqueued now")
+
+    @app.post("/delayed/remove")
+    def delayed_remove() -> Response:
+        return _delayed_change(lambda item: data.remove_delayed(item), "removed")
+
     @app.get("/workers")
     def workers() -> str:
         return render_template("workers.html", workers=data.workers())
@@ -157,12 +173,41 @@ def _overview(data: ResqueData) -> dict[str, Any]:
             "worker_count": len(data.workers()), "failed_count": data.failed_count()}
 
 
+def when(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
+
+
+def ago(epoch: float) -> str:
+    """'12 s ago' / 'in 3 min'."""
+    delta = time.time() - epoch
+    future, delta = delta < 0, abs(delta)
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if delta >= size:
+            text = f"{int(delta // size)} {unit}"
+            break
+    else:
+        text = f"{int(delta)} s"
+    return f"in {text}" if future else f"{text} ago"
+
+
 def _quiet(read: Any) -> Any:
     """A header figure that must not break the page (e.g. on the Redis-down error page)."""
     try:
         return read()
     except redis.RedisError:
         return "?"
+
+
+def _delayed_change(action: Any, verb: str) -> Response:
+    try:
+        count = action(request.form.get("item", ""))
+        if count:
+            flash(f"{count} delayed job(s) {verb}.", "ok")
+        else:
+            flash("That delayed job is gone (the scheduler may have enqueued it).", "error")
+    except StaleEntry as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("delayed_jobs"))
 
 
 def _start() -> int:

@@ -19,7 +19,8 @@ from typing import Any
 
 import redis
 
-from comparisons.resque_clone import admin, keys
+from comparisons.resque_clone import admin, delayed, keys
+from comparisons.resque_clone.client import push
 from comparisons.resque_clone.connection import Connection
 
 PAGE = 20
@@ -72,7 +73,12 @@ class ResqueData:
         self.r: Any = client
         self.ns = namespace.rstrip(":")
         self.keys = keys.Keys(self.ns)
-        self.conn = Connection(client, self.ns)
+        # the clone's own modules (admin, delayed) speak bytes: give them a plain client
+        pool = client.connection_pool
+        plain = redis.Redis(connection_pool=redis.ConnectionPool(
+            connection_class=pool.connection_class,
+            **{**pool.connection_kwargs, "decode_responses": False}))
+        self.conn = Connection(plain, self.ns)
 
     # -- queues --------------------------------------------------------------------------
 
@@ -225,6 +231,34 @@ class ResqueData:
 
     def clear_failures(self) -> int:
         return admin.clear(self.conn)
+
+    # -- delayed jobs (resque-scheduler) --------------------------------------------------
+
+    def delayed_count(self) -> int:
+        return delayed.count(self.conn)
+
+    def delayed_items(self, start: int, count: int = PAGE) -> list[tuple[int, dict[str, Any], str]]:
+        """(due second, item, its JSON) in due order: one page."""
+        page = delayed.items(self.conn, limit=start + count)[start:]
+        return [(ts, item, keys.encode(item)) for ts, item in page]
+
+    def enqueue_delayed_now(self, encoded: str) -> int:
+        """Take every scheduled copy of the item and push each onto its queue now."""
+        item = self._delayed_item(encoded)
+        taken = delayed.remove(self.conn, item)
+        for _ in range(taken):
+            push(self.conn, str(item["queue"]), keys.job_payload(str(item["class"]), item["args"]))
+        return taken
+
+    def remove_delayed(self, encoded: str) -> int:
+        return delayed.remove(self.conn, self._delayed_item(encoded))
+
+    @staticmethod
+    def _delayed_item(encoded: str) -> dict[str, Any]:
+        item = decode(encoded)
+        if item.get("malformed") or not isinstance(item.get("args"), list) or not item.get("queue"):
+            raise StaleEntry("not a delayed job item (class, args, queue)")
+        return item
 
     # -- stats ---------------------------------------------------------------------------
 

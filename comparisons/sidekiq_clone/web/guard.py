@@ -39,6 +39,7 @@ def protect(app: Flask, auth: tuple[str, str] | None, secret_key: str | bytes | 
     app.config["SECRET_KEY"] = secret_key or os.urandom(32)
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # valid as long as the session: pages live-poll
     app.config["WTF_CSRF_SSL_STRICT"] = False  # plain HTTP on 127.0.0.1 has no Referer rule
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"  # the session (holding the CSRF secret) stays home
     CSRFProtect(app)
 
     @app.errorhandler(CSRFError)
