@@ -207,3 +207,16 @@ def test_the_command_line_rejects_bad_flags() -> None:
     run = subprocess.run([sys.executable, "-m", "examples.snippets_app", "--backend", "rq"],
                          cwd=ROOT, capture_output=True, text=True, timeout=30, env={"PATH": "/usr/bin"})
     assert run.returncode == 2 and "no Redis given" in run.stderr
+
+
+def test_resque_delayed_snippet_waits_on_the_delayed_tab(app_url: Any, redis_url: str, db: Path,
+                                                         processes: Any, browser_page: Any) -> None:
+    base = app_url("resque_clone")
+    page = browser_page()
+    snippet_id = create_snippet(page, base, delay=2)
+    admin = browser_page(credentials=AUTH)
+    admin.goto(base + "/resque/delayed")
+    assert f"[{snippet_id}]" in admin.inner_text("tr.delayed-item")
+    proc = processes(worker_argv("resque_clone", redis_url) + ["--with-scheduler", "--scheduler-interval", "0.5"],
+                     env={"SNIPPETS_DB": str(db), "REDIS_URL": redis_url}, name="resque-scheduler")
+    wait_highlighted(page, proc)
