@@ -70,6 +70,7 @@ def run(ctx: CellContext) -> dict[str, Any]:
     return {
         "concurrency": int(ctx.params["concurrency"]),
         "model": model(records, group.pids, max(s.processes for s in sampler.samples)),
+        "max_processes": max(s.processes for s in sampler.samples),
         "idle": idle.describe() if idle else None,
         "peak": peak.describe() if peak else None,
         "samples": [[s.t_ns, s.uss, s.pss, s.rss, s.processes] for s in sampler.samples],
