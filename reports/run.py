@@ -80,6 +80,7 @@ class Run:
     cells: list[dict[str, Any]] = field(default_factory=list)
     summary: list[dict[str, Any]] = field(default_factory=list)
     summary_derived: bool = False
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False)  # answers computed once per run
 
     @property
     def run_id(self) -> str:

@@ -71,8 +71,11 @@ class Group:
 
 def main_config(run: Run, system: str) -> str:
     """The config a system is compared in: "default" where it ran, else the first it ran."""
-    configs = [c["config"] for c in run.cells if c["system"] == system]
-    return "default" if "default" in configs or not configs else configs[0]
+    key = ("main_config", system)
+    if key not in run.memo:
+        configs = [c["config"] for c in run.cells if c["system"] == system]
+        run.memo[key] = "default" if "default" in configs or not configs else configs[0]
+    return str(run.memo[key])
 
 
 def columns(run: Run) -> list[Column]:
