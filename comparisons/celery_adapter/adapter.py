@@ -211,9 +211,11 @@ class CelerySystem(System):
                 self._send(job, producer)
 
     def pending(self) -> int:
-        """Messages not started: on Redis, those in the queue lists plus those a worker holds
-        unacknowledged and not counting down (prefetched; with acks_late also the few running);
-        on AMQP, the broker's ready count (RabbitMQ does not count prefetched messages)."""
+        """Messages not started: on Redis, those in the queue lists (LLEN: a countdown message
+        counts until a worker takes it, which an idle worker does at once) plus those a worker
+        holds unacknowledged and not counting down (prefetched; with acks_late also the few
+        running); on AMQP, the broker's ready count (RabbitMQ does not count prefetched
+        messages)."""
         if self.redis is None:
             return self._amqp_ready()
         now = messages.now()
