@@ -39,9 +39,10 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """One headless Chromium for the session."""
+    """One headless Chromium per test module (module scope: Playwright's sync API allows one
+    running instance per thread, and other modules of the suite start their own)."""
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
         _unavailable(f"{CHROMIUM} is not installed (apt-get install chromium)")
     try:
