@@ -136,3 +136,15 @@ def test_records_survive_clearing_between_warm_up_and_measurement(system_factory
     system.enqueue_many(jobs)
     wait_for(lambda: len(records(run_dir)) == 3, what="the measured jobs")
     assert {r["job"] for r in records(run_dir)} == {j.job_id for j in jobs}
+
+
+def test_high_is_worked_before_default(system_factory, workload_factory, run_dir):
+    workload_factory("noop")
+    system = system_factory("nofork")
+    low = [JobSpec(JobSpec.new_id(), "noop", queue="default") for _ in range(5)]
+    high = [JobSpec(JobSpec.new_id(), "noop", queue="high") for _ in range(5)]
+    system.enqueue_many(low + high)
+    start(system, "noop")
+    wait_for(lambda: len(records(run_dir)) == 10, what="10 jobs")
+    order = [r["job"] for r in sorted(records(run_dir), key=lambda r: r["start"])]
+    assert set(order[:5]) == {j.job_id for j in high}

@@ -1,7 +1,7 @@
 """The Resque clone driven through the System contract (comparisons/base.py).
 
 A "process" is one worker process: Resque runs one job at a time per worker, so concurrency N
-means N workers. Configs:
+means N workers, each working the queues high, default, low in that order. Configs:
 
     default       interval 5 s, fork per job          (Resque's idiomatic default)
     interval-0.1  interval 0.1 s, fork per job
@@ -35,12 +35,15 @@ from comparisons.resque_clone.probe_job import ENV_PRELOAD, QueuebenchProbe, Que
 from comparisons.resque_clone.retry import DEFAULT_BACKOFF
 
 JOB_MODULE = "comparisons.resque_clone.probe_job"
+# Strict priority, as a Resque user lists them (QUEUE=high,default,low); the same order the
+# Sidekiq clone's configs use. ('*' would be alphabetical: "default" before "high".)
+QUEUES = "high,default,low"
 START_TIMEOUT = 30.0
 
 
 def _config(name: str, **options: Any) -> SystemConfig:
-    base = {"interval": 0.1, "fork": True, "blocking": False, "retry": False, "queues": "*",
-            "scheduler_interval": 1.0}
+    base = {"interval": 0.1, "fork": True, "blocking": False, "retry": False,
+            "queues": QUEUES, "scheduler_interval": 1.0}
     return SystemConfig(name=name, processes=1, concurrency=1, options={**base, **options})
 
 
