@@ -227,6 +227,14 @@ def test_a_job_for_a_queue_no_worker_consumes_is_refused(drive: Callable[..., Dr
     assert d.system.pending() == 0
 
 
+def test_a_batch_with_one_bad_queue_is_refused_whole(drive: Callable[..., Driven]) -> None:
+    d = drive("celery")
+    batch = [d.job("noop", delay_s=5), d.job("noop"), d.job("noop", queue="urgent")]
+    with pytest.raises(ValueError, match="urgent"):
+        d.system.enqueue_many(batch)
+    assert d.system.pending() == 0 and d.system.registries().scheduled == []
+
+
 def test_a_garbage_message_stops_the_worker_and_the_jobs_behind_it_wait_for_the_next(
     drive: Callable[..., Driven], workload_factory: Callable[..., Any], run_dir: Path,
     redis_client: redis.Redis,

@@ -229,6 +229,14 @@ def test_a_job_for_a_queue_no_worker_reads_is_refused(drive: Callable[..., Drive
     assert d.system.pending() == 0
 
 
+def test_a_batch_with_one_bad_queue_is_refused_whole(drive: Callable[..., Driven]) -> None:
+    d = drive("rq")
+    batch = [d.job("noop", delay_s=5), d.job("noop"), d.job("noop", queue="urgent")]
+    with pytest.raises(ValueError, match="urgent"):
+        d.system.enqueue_many(batch)
+    assert d.system.pending() == 0 and d.system.registries().scheduled == []
+
+
 def test_a_job_naming_an_unknown_workload_fails_and_says_which_exist(
     drive: Callable[..., Driven], workload_factory: Callable[..., Any], run_dir: Path
 ) -> None:

@@ -206,6 +206,9 @@ class CelerySystem(System):
 
     def enqueue_many(self, jobs: Iterable[JobSpec]) -> None:
         """One producer (one connection) for the whole batch."""
+        jobs = list(jobs)
+        for job in jobs:  # refuse a bad batch before any of it is sent
+            self._queue(job.queue)
         with self.app.producer_or_acquire() as producer:
             for job in jobs:
                 self._send(job, producer)

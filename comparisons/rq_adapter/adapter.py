@@ -237,6 +237,9 @@ class RQSystem(System):
     def enqueue_many(self, jobs: Iterable[JobSpec]) -> None:
         """Jobs due now go in with Queue.enqueue_many (one pipeline per queue); delayed ones
         one by one through enqueue_at."""
+        jobs = list(jobs)
+        for job in jobs:  # refuse a bad batch before any of it is enqueued
+            self._queue(job.queue)
         by_queue: dict[str, list[Any]] = defaultdict(list)
         for job in jobs:
             if job.delay_s > 0:
