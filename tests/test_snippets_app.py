@@ -15,7 +15,10 @@ import pytest
 import redis
 from test_web_support import AUTH, ROOT, shot, stop, wait_for
 
-from examples.snippets_app.app import create_app
+if str(ROOT) not in sys.path:  # the example app lives in the checkout, not in the installed package
+    sys.path.insert(0, str(ROOT))
+
+from examples.snippets_app.app import create_app  # noqa: E402
 
 pytest_plugins = ["test_web_support"]  # chromium, browser_page, serve_wsgi, processes
 
