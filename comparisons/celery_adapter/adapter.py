@@ -100,7 +100,7 @@ class CelerySystem(System):
                              reject_on_worker_lost=True),
         "rabbitmq": _config("rabbitmq", "prefork", 2, broker="amqp"),
     }
-    supports = frozenset({"retries", "delay"})
+    supports = frozenset({"retries", "delay", "recovery"})  # recovery: the acks_late config
 
     def __init__(self, redis_url: str, run_dir: Path | str, config: SystemConfig | str = "default"):
         super().__init__(redis_url, run_dir, config)
