@@ -163,6 +163,21 @@ def _kill_pool_children_mid_task(d: Driven, run_dir: Path, client: redis.Redis, 
     return job.job_id
 
 
+def test_with_acks_late_a_running_task_is_not_counted_as_pending(
+    drive: Callable[..., Driven], workload_factory: Callable[..., Any], run_dir: Path,
+    redis_client: redis.Redis,
+) -> None:
+    workload_factory("sleep")
+    d = drive("celery", "acks_late")
+    d.start("sleep")
+    job = d.job("sleep", [4000])
+    d.system.enqueue(job)
+    wait_for(lambda: redis_client.llen("default") == 0, 10, "the worker to take the job")
+    wait_for(lambda: redis_client.hlen("unacked") == 1, 10, "the message to be held")
+    wait_for(lambda: d.system.pending() == 0, 1.5, "the running task to leave pending")
+    assert not records(run_dir, job.job_id)  # still running: held, unacknowledged, not pending
+
+
 def test_acks_late_redelivers_a_task_whose_process_was_killed(
     drive: Callable[..., Driven], workload_factory: Callable[..., Any], run_dir: Path,
     redis_client: redis.Redis,

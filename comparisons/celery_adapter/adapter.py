@@ -216,14 +216,27 @@ class CelerySystem(System):
     def pending(self) -> int:
         """Messages not started: on Redis, those in the queue lists (LLEN: a countdown message
         counts until a worker takes it, which an idle worker does at once) plus those a worker
-        holds unacknowledged and not counting down (prefetched; with acks_late also the few
-        running); on AMQP, the broker's ready count (RabbitMQ does not count prefetched
+        holds unacknowledged and not counting down (prefetched; with acks_late the running ones,
+        also unacknowledged, are asked of the workers and left out); on AMQP, the broker's ready count (RabbitMQ does not count prefetched
         messages)."""
         if self.redis is None:
             return self._amqp_ready()
         now = messages.now()
         held = [h for h in messages.unacked(self.redis) if not h.waiting(now)]
-        return messages.queued(self.redis, list(self.queue_names.values())) + len(held)
+        running = self._running_unacked() if held else 0
+        return messages.queued(self.redis, list(self.queue_names.values())) + max(
+            0, len(held) - running
+        )
+
+    def _running_unacked(self) -> int:
+        """With acks_late a running task stays unacknowledged until it ends, so the broker's
+        data cannot tell it from a prefetched one: ask the workers what they run
+        (inspect().active(), one broadcast, answered by each worker's main process)."""
+        if not self.config.options.get("acks_late"):
+            return 0
+        inspect = self.app.control.inspect(timeout=1.0, limit=self.config.processes)
+        replies = inspect.active() or {}
+        return sum(len(tasks) for tasks in replies.values())
 
     def _amqp_ready(self) -> int:
         total = 0
