@@ -99,7 +99,7 @@ def test_delayed_jobs_wait_in_the_schedule_then_run(system_factory, workload_fac
     assert system.registries().scheduled == [job.job_id] and system.pending() == 0
     start(system, "noop")
     [record] = wait_for(lambda: records(run_dir), timeout=10, what="the delayed job")
-    assert record["start"] >= int(job.planned_ns // 1e9) * 1e9  # whole-second schedule
+    assert record["start"] >= job.planned_ns  # never before its time (rounded up to a second)
 
 
 def test_retries_need_the_retry_config(system_factory):

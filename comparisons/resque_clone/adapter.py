@@ -15,6 +15,7 @@ Delayed jobs go through enqueue_in and a scheduler thread in the first worker
 
 from __future__ import annotations
 
+import math
 import signal
 import time
 from collections.abc import Iterable
@@ -134,7 +135,9 @@ class ResqueCloneSystem(System):
     def enqueue(self, job: JobSpec) -> None:
         cls, args = self._job(job)
         if job.delay_s > 0:
-            due = job.resolve_planned() / 1e9  # planned = enqueue time + delay
+            # resque-scheduler keeps whole seconds (it truncates); round up instead, so a job
+            # never starts before its planned time (planned = enqueue time + delay)
+            due = math.ceil(job.resolve_planned() / 1e9)
             self.client.enqueue_at_with_queue(job.queue, due, cls, *args)
         else:
             self.client.enqueue_to(job.queue, cls, *args)
