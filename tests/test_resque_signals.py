@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+from pathlib import Path
 
 import pytest
 from resque_jobs import (
@@ -15,8 +16,12 @@ from resque_jobs import (
     wait_for,
 )
 
-from comparisons.resque_clone import Resque
+from comparisons.resque_clone import Resque, procline
 from comparisons.resque_clone.keys import VERSION
+
+full_title = pytest.mark.skipif(
+    procline.METHOD != "setproctitle",
+    reason="setproctitle is not installed: only the 15-byte kernel name is set (prctl)")
 
 
 @pytest.fixture
@@ -87,6 +92,7 @@ def test_usr1_kills_the_child_and_keeps_working(resque, resque_worker, run_dir, 
     assert [r["exception"] for r in failures(redis_client)] == ["DirtyExit"]
 
 
+@full_title
 def test_usr2_pauses_and_cont_resumes(resque, resque_worker, run_dir):
     worker = resque_worker("--queue", "default", "--interval", "0.05")
     worker.signal(signal.SIGUSR2)
@@ -98,6 +104,7 @@ def test_usr2_pauses_and_cont_resumes(resque, resque_worker, run_dir):
     wait_for(lambda: events(run_dir, "echo"), what="the job after CONT")
 
 
+@full_title
 def test_process_title_shows_the_state(resque, resque_worker, run_dir):
     worker = resque_worker("--queue", "default", "--interval", "0.05")
     wait_for(lambda: worker.title() == f"resque-{VERSION}: Waiting for default", what="idle title")
@@ -109,3 +116,14 @@ def test_process_title_shows_the_state(resque, resque_worker, run_dir):
 
     assert Process(child).cmdline()[0].startswith(f"resque-{VERSION}: Processing default since ")
     assert Process(child).cmdline()[0].endswith("[Sleeper]")
+
+
+def test_without_setproctitle_the_kernel_name_is_set(monkeypatch):
+    comm = Path("/proc/self/comm")
+    original = comm.read_text().strip()
+    monkeypatch.setattr(procline, "_setproctitle", None)
+    try:
+        procline.set_title("Waiting for default")
+        assert comm.read_text().strip() == f"resque-{VERSION}: Waiting for default"[:15]
+    finally:
+        comm.write_text(original)
