@@ -92,11 +92,10 @@ def test_usr1_kills_the_child_and_keeps_working(resque, resque_worker, run_dir, 
     assert [r["exception"] for r in failures(redis_client)] == ["DirtyExit"]
 
 
-@full_title
 def test_usr2_pauses_and_cont_resumes(resque, resque_worker, run_dir):
     worker = resque_worker("--queue", "default", "--interval", "0.05")
     worker.signal(signal.SIGUSR2)
-    wait_for(lambda: "Paused" in worker.title(), what="the Paused title")
+    wait_for(lambda: "USR2 received" in worker.output(), what="the pause")
     resque.enqueue(Echo, "held")
     time.sleep(0.5)  # ten poll intervals: a running worker would have taken it
     assert events(run_dir, "echo") == [] and resque.size("default") == 1
