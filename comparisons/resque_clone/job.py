@@ -74,8 +74,7 @@ class Job:
 
     @property
     def payload_class(self) -> type:
-        args = self.args  # validates the payload first
-        del args
+        self.args  # noqa: B018 - validate the payload before resolving its class
         return registry.resolve(self.payload["class"])
 
     # -- running it -----------------------------------------------------------------------

@@ -99,7 +99,7 @@ class Worker:
                     self.procline("Paused")
                     self.sleep(self.interval)
                 elif not self.blocking:
-                    self.procline(f"Waiting for {','.join(self.queues())}")
+                    self.procline(f"Waiting for {','.join(self.patterns)}")
                     self.sleep(self.interval)
         finally:
             self.teardown()
