@@ -47,10 +47,10 @@ QUICK = Profile(
     "quick", 1,
     {
         "floor": ScenarioPlan({"hop_n": 200, "hop_rate": 200.0, "drain_n": 2000, "warmup": 10}),
-        "throughput": ScenarioPlan({"n": 60, "concurrency": [1, 2], "warmup": 10, "budget_s": 2.0}),
+        "throughput": ScenarioPlan({"n": 60, "concurrency": [1], "warmup": 10, "budget_s": 2.0}),
         "latency": ScenarioPlan({"idle_rate": 5.0, "fractions": [0.5], "duration_s": 1.0,
                                  "min_jobs": 6, "max_jobs": 300, "warmup": 3}),
-        "memory": ScenarioPlan({"concurrency": 2, "n": 20, "idle_s": 0.5, "warmup": 2},
+        "memory": ScenarioPlan({"concurrency": 2, "n": 10, "idle_s": 0.5, "warmup": 2},
                                workloads=["highlight"]),
         "retries": ScenarioPlan({"n": 2, "fail_first": 1, "max_retries": 2, "delay_s": 0.5,
                                  "backoff": "fixed", "window_s": 15.0},
