@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import signal
+import time
 
 import psutil
 
@@ -38,13 +39,33 @@ def stop_tree(pids: list[int], sig: int = signal.SIGTERM, timeout: float = 10.0)
             p.send_signal(sig)
         except psutil.NoSuchProcess:
             pass
-    _, alive = psutil.wait_procs(list(procs.values()), timeout=timeout)
-    for p in alive:
+    survivors = _wait_gone(list(procs.values()), timeout)
+    for p in survivors:
         try:
             p.kill()
         except psutil.NoSuchProcess:
             pass
-    psutil.wait_procs(alive, timeout=5)
+    _wait_gone(survivors, 5)
+
+
+def _running(p: psutil.Process) -> bool:
+    """Alive and not a zombie: a killed grandchild may stay a zombie until init reaps it,
+    and a zombie runs nothing."""
+    try:
+        return p.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _wait_gone(processes: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait until every process exited (reaping our own children); return those still running."""
+    deadline = time.monotonic() + timeout
+    while True:
+        psutil.wait_procs(processes, timeout=0)  # reaps direct children that exited
+        left = [p for p in processes if _running(p)]
+        if not left or time.monotonic() >= deadline:
+            return left
+        time.sleep(0.02)
 
 
 def alive(pids: list[int]) -> list[int]:

@@ -17,7 +17,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import redis
@@ -197,10 +197,9 @@ def redact(url: str) -> str:
 
 
 @contextlib.contextmanager
-def redis_for_suite(env: dict[str, str] | None = None) -> Iterator[str]:
+def redis_for_suite(env: Mapping[str, str] | None = None) -> Iterator[str]:
     """Yield a Redis URL: REDIS_URL when set, else a private embedded server for the block."""
-    env = os.environ if env is None else env
-    external = env.get("REDIS_URL")
+    external = (os.environ if env is None else env).get("REDIS_URL")
     if external:
         yield external
         return
