@@ -4,6 +4,8 @@ One cell per offered rate: a sparse idle rate, then fractions of the system's dr
 measured earlier in the same run (same config and workload; if there is none, the warm-up burst
 of this cell measures it). Latency is the worker's start stamp minus the job's *planned* arrival
 time from the precomputed schedule, so a late producer or a backlog is charged to the system.
+The idle cell starts its arrivals at a random phase (up to idle_phase_s after the warm-up), so a
+worker polling every few seconds is not caught always at the start of its sleep.
 As the offered rate nears the drain rate the latency rises steeply (the hockey stick). One Python
 producer offers at most MAX_RATE jobs/s: a faster system's fractions are capped there (the params
 say so), and a cell whose producer fell more than 5 % behind is flagged "producer_limited".
@@ -11,6 +13,8 @@ say so), and a cell whose producer fell more than 5 % behind is flagged "produce
 
 from __future__ import annotations
 
+import random
+import time
 from typing import Any
 
 from comparisons.base import System
@@ -24,7 +28,7 @@ MAX_RATE = 3000.0  # what one Python producer offers reliably on a 2-core machin
 def cells(system_cls: type[System], configs: list[str], workloads: list[str],
           sizes: dict[str, Any]) -> list[CellSpec]:
     common: dict[str, Any] = {k: sizes[k] for k in ("duration_s", "min_jobs", "max_jobs", "warmup",
-                                                    "max_rate") if k in sizes}
+                                                    "max_rate", "idle_phase_s") if k in sizes}
     out = []
     for name in configs:
         config = system_cls.configs[name]
@@ -71,6 +75,10 @@ def run(ctx: CellContext) -> dict[str, Any]:
                 int(ctx.params.get("max_jobs", 2000))))
     ctx.params["n"] = n
     jobs = ctx.jobs(n)
+    phase = float(ctx.params.get("idle_phase_s", 0.0)) if fraction is None else 0.0
+    if phase:  # a random phase, so a polling worker's sleep is not aligned with the arrivals
+        ctx.params["phase_s"] = round(random.Random(f"{ctx.spec.system}{ctx.repeat}").uniform(0, phase), 3)
+        time.sleep(ctx.params["phase_s"])
     stats = producer.paced(system.enqueue, jobs, rate, seed=ctx.repeat + 1)
     ids = {j.job_id for j in jobs[: stats.count]}
     drain = 30 + n / max(ctx.measured.get(key, 0.0) or 10.0, 1.0)
