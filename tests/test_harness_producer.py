@@ -48,7 +48,8 @@ def test_paced_producer_hits_its_rate_within_2_percent_on_real_redis(redis_clien
                            seed=11)
     assert stats.count == 400 and not stats.stopped_early
     assert stats.achieved_rate == pytest.approx(200.0, rel=0.02)
-    assert stats.cv == pytest.approx(1.0, abs=0.15)
+    assert inter_arrival_cv(stats.planned) == pytest.approx(1.0, abs=0.1)
+    assert stats.cv == pytest.approx(1.0, abs=0.25)  # as sent: the plan plus the machine's jitter
     planned = sorted(int(v) for v in redis_client.lrange("paced", 0, -1))
     assert planned == stats.planned  # each job carried its planned time, not its send time
 

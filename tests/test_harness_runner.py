@@ -70,7 +70,9 @@ def test_a_run_writes_cells_raw_records_and_a_summary(tmp_path: Path, redis_url:
     assert len(results.read_raw(path, tp.to_json())) == 55  # warm-up included in a burst's raw
     latency = [c for c in run.cells if c.scenario == "latency"]
     assert [c.params["load"] for c in latency] == ["idle", "50%"]
-    assert latency[1].params["rate"] == pytest.approx(0.5 * tp.metrics["throughput_per_s"], rel=0.01)
+    half = 0.5 * tp.metrics["throughput_per_s"]
+    assert latency[1].params["rate"] == pytest.approx(min(half, 3000.0), rel=0.01)  # capped
+    assert latency[1].params.get("capped_from", half) == pytest.approx(half, rel=0.01)
     assert (path / "raw" / f"{latency[0].id}.latency.hdr").is_file()
     rows = {(r["scenario"], r["metric"]): r for r in run.summary}
     assert rows[("throughput", "throughput_per_s")]["floor_ratio"] > 0
