@@ -6,6 +6,7 @@
 
 Shows one progress bar with an ETA, prints the summary table at the end, and builds the report.
 Ctrl-C stops every process, keeps the finished cells and marks the run partial (exit code 130).
+Exit code 1 when a cell failed to measure (status "error") or the report could not be built.
 """
 
 from __future__ import annotations
@@ -142,10 +143,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     if extra is not None:
         console.print(extra)
     console.print(f"results: {run_path / 'results.json'}")
+    status = 0
     if options.build_report:
         ok, message = runner.build_report(run_path)
-        console.print(message if ok else f"[yellow]{message}[/yellow]")
+        console.print(message if ok else f"[red]{message}[/red]")
+        status = 0 if ok else 1
     if run.partial:
         console.print("[yellow]interrupted: the run is partial; finished cells are kept[/yellow]")
         return 130
-    return 0
+    errors = [c for c in run.cells if c.status == "error"]
+    if errors:
+        console.print(f"[red]{len(errors)} cell(s) failed to measure (status error): see above[/red]")
+        return 1
+    return status
