@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from dataclasses import replace
 from typing import Any
 
 import psutil
@@ -119,7 +120,9 @@ def run(ctx: CellContext) -> dict[str, Any]:
         for proc in group.processes:
             if proc.pid == victim:
                 proc.wait(timeout=10)
-        ctx.start(system)  # the supervisor's restart
+        # the supervisor restarts the one dead worker (not a whole new group)
+        ctx.start(system if ctx.config.processes == 1
+                  else ctx.system(replace(ctx.config, processes=1)))
         restarted = True
     window = float(p["window_s"])
     try:
