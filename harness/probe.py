@@ -23,29 +23,52 @@ ENV_RUN_DIR = "QUEUEBENCH_RUN_DIR"
 RECORDS = "records"
 
 _fd: int | None = None
-_fd_key: tuple[int, str] | None = None  # (pid, run dir) the descriptor was opened for
+_fd_run_dir: str | None = None  # the run directory the descriptor was opened for
+_fd_pid: int | None = None  # the process that opened it
+_inherited = False  # forked children append to the parent's file (see open_for_children)
 
 
 def records_dir(run_dir: Path | str) -> Path:
     return Path(run_dir) / RECORDS
 
 
+def _current(run_dir: str, pid: int) -> bool:
+    return (
+        _fd is not None
+        and _fd_run_dir == run_dir
+        and (_fd_pid == pid or _inherited)
+    )
+
+
 def _descriptor() -> int:
     """The append-only record file of this process, opened on first use (again after fork, and
     when the run directory changes in a process that outlives one run)."""
-    global _fd, _fd_key
-    key = (os.getpid(), os.environ.get(ENV_RUN_DIR, ""))
-    if _fd is None or _fd_key != key:
-        pid, run_dir = key
-        if not run_dir:
-            raise RuntimeError(f"{ENV_RUN_DIR} is not set: the worker does not know its run directory")
-        if _fd is not None and _fd_key is not None and _fd_key[0] == pid:
-            os.close(_fd)  # ours, opened for the previous run directory
-        directory = records_dir(run_dir)
-        directory.mkdir(parents=True, exist_ok=True)
-        _fd = os.open(directory / f"{pid}.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        _fd_key = key
+    global _fd, _fd_run_dir, _fd_pid
+    run_dir, pid = os.environ.get(ENV_RUN_DIR, ""), os.getpid()
+    if _fd is not None and _current(run_dir, pid):
+        return _fd
+    if not run_dir:
+        raise RuntimeError(f"{ENV_RUN_DIR} is not set: the worker does not know its run directory")
+    if _fd is not None and _fd_pid == pid:
+        os.close(_fd)  # ours, opened for the previous run directory
+    directory = records_dir(run_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    _fd = os.open(directory / f"{pid}.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    _fd_run_dir, _fd_pid = run_dir, pid
     return _fd
+
+
+def open_for_children() -> None:
+    """For a worker that forks a child per job: open (or reopen, if it was removed) the record
+    file in the parent, and let its forked children append to it instead of each creating a file
+    of their own. Sharing is safe: every record is one O_APPEND write and carries its pid. Call it
+    before each fork; it costs one fstat when nothing changed."""
+    global _fd, _inherited
+    if _fd is not None and _fd_pid == os.getpid() and os.fstat(_fd).st_nlink == 0:
+        os.close(_fd)  # clear_records() removed it: start a new file
+        _fd = None
+    _descriptor()
+    _inherited = True
 
 
 def record(entry: dict[str, Any]) -> None:

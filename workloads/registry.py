@@ -30,7 +30,7 @@ BUILTIN: dict[str, str] = {
     "flaky": "workloads.flaky:Flaky",
 }
 
-_cache: dict[tuple[int, str], Workload] = {}
+_cache: dict[tuple[str, str], Workload] = {}
 
 
 def _entry_points() -> dict[str, Any]:
@@ -75,12 +75,13 @@ def prepare(name: str, run_dir: Path | str, options: dict[str, Any] | None = Non
 
 
 def for_worker(name: str) -> Workload:
-    """The workload inside a worker process, built once per process."""
-    key = (os.getpid(), name)
+    """The workload inside a worker, built once per run directory. A forked child reuses its
+    parent's object: workloads are fork-safe (they open their connections per process and thread)."""
+    run_dir = os.environ.get(ENV_RUN_DIR)
+    if not run_dir:
+        raise RuntimeError(f"{ENV_RUN_DIR} is not set: the worker does not know its run directory")
+    key = (run_dir, name)
     if key not in _cache:
-        run_dir = os.environ.get(ENV_RUN_DIR)
-        if not run_dir:
-            raise RuntimeError(f"{ENV_RUN_DIR} is not set: the worker does not know its run directory")
         path = _options_file(Path(run_dir), name)
         options = json.loads(path.read_text()) if path.exists() else {}
         _cache[key] = create(name, run_dir, options)

@@ -57,39 +57,17 @@ class QueuebenchRetryProbe(Retry):
 
 @worker_hook("before_first_fork")
 def preload_workload() -> None:
+    """Build the workload and open the record file once, in the worker, before any fork, as a
+    Resque app preloads its environment: each child then starts with both ready."""
     name = os.environ.get(ENV_PRELOAD)
     if name:
-        workloads.for_worker(name)  # import and build the workload once, before forking
-        if os.environ.get(probe.ENV_RUN_DIR):
-            probe._descriptor()  # open this worker's record file once; children append to it
+        workloads.for_worker(name)
+    if os.environ.get(probe.ENV_RUN_DIR):
+        probe.open_for_children()
 
 
 @worker_hook("before_fork")
 def keep_record_file_current(job: Any) -> None:
-    """In the parent, before each fork: if the record file the children will append to was
-    removed (probe.clear_records between warm-up and measurement) or the run directory changed,
-    open a new one, so no record goes to an unlinked file. One fstat per job."""
-    fd, key = getattr(probe, "_fd", None), getattr(probe, "_fd_key", None)
-    if fd is None or not isinstance(key, tuple) or key[0] != os.getpid():
-        return
-    if os.fstat(fd).st_nlink == 0 or key[1] != os.environ.get(probe.ENV_RUN_DIR, ""):
-        os.close(fd)
-        probe._fd, probe._fd_key = None, None
-        probe._descriptor()
-
-
-@worker_hook("after_fork")
-def adopt_parent_state(job: Any) -> None:
-    """Give the child what the parent prepared, instead of rebuilding it for every job: the
-    workload object (workloads are fork-safe: they reopen their connections per pid) and the
-    parent's append-only record file (each record is one O_APPEND write, so processes sharing
-    the file never interleave; records carry their own pid). Without this, every forked child
-    would read the workload options and create a record file: instrumentation cost, not Resque's."""
-    name = os.environ.get(ENV_PRELOAD)
-    parent = os.getppid()
-    cached = getattr(workloads, "_cache", None)
-    if name and isinstance(cached, dict) and (parent, name) in cached:
-        cached[(os.getpid(), name)] = cached[(parent, name)]
-    key = getattr(probe, "_fd_key", None)  # (pid, run dir) the open record file belongs to
-    if getattr(probe, "_fd", None) is not None and isinstance(key, tuple) and key[0] == parent:
-        probe._fd_key = (os.getpid(), *key[1:])
+    """Before each fork: reopen the shared record file if it was removed between runs."""
+    if os.environ.get(probe.ENV_RUN_DIR):
+        probe.open_for_children()
