@@ -12,7 +12,7 @@ import random
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from workloads.base import VerificationError, Workload, WorkloadError
 
@@ -27,7 +27,7 @@ class Flaky(Workload):
     name = "flaky"
     kind = "failing"
     description = "fails the first k attempts of each job (default 2), or with seeded probability p"
-    defaults: dict[str, Any] = {"fail_first": 2, "p": None, "seed": 1}
+    defaults: ClassVar[dict[str, Any]] = {"fail_first": 2, "p": None, "seed": 1}
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)

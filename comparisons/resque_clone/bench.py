@@ -160,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
             url = stack.enter_context(EmbeddedRedis()).url
         if args.only in (None, "drain"):
             # interleaved, so each repeat's drain and fork floor see the same machine load
-            floors, drains = [], {name: [] for name in DRAIN}
+            floors: list[dict[str, float]] = []
+            drains: dict[str, list[Any]] = {name: [] for name in DRAIN}
             for _ in range(args.repeats):
                 floors.append(fork_floor())
                 for name, options in DRAIN.items():
