@@ -54,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m comparisons.resque_clone",
                                 description="A Resque-compatible job queue in Python.")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--redis", help="Redis URL (default: $REDIS_URL)")
+    common.add_argument("--redis", "--redis-url", dest="redis", help="Redis URL (default: $REDIS_URL)")
     common.add_argument("--namespace", default=os.environ.get("RESQUE_NAMESPACE", keys.DEFAULT_NAMESPACE),
                         help="key prefix (default: resque)")
     common.add_argument("-v", "--verbose", action="count", default=0)
