@@ -21,6 +21,7 @@ from typing import Any
 from matplotlib import rc_context
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from reports import metrics
@@ -52,6 +53,8 @@ class Plot:
     id: str
     svg: str
     alt: str  # the full description with the numbers (the SVG's <desc>)
+    note: str = ""  # what the plot deliberately leaves out, and where to find it
+
 
     @property
     def caption(self) -> str:
@@ -62,7 +65,7 @@ class Plot:
 # helpers
 
 
-def _svg(fig: Figure, fid: str, alt: str) -> Plot:
+def _svg(fig: Figure, fid: str, alt: str, note: str = "") -> Plot:
     buf = io.StringIO()
     with rc_context({"svg.hashsalt": fid, **STYLE}):
         fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight")
@@ -81,9 +84,10 @@ def _svg(fig: Figure, fid: str, alt: str) -> Plot:
         "<svg", f'<svg class="plot" role="img" aria-labelledby="{fid}-title {fid}-desc" '
         f'style="width:100%;height:auto;{max_w}"', 1)
     title = alt.split(":")[0]
+    desc = f"{alt}. {note}" if note else alt
     svg = (head + f'<title id="{fid}-title">{escape(title)}</title>'
-           f'<desc id="{fid}-desc">{escape(alt)}</desc>' + svg[head_end:])
-    return Plot(fid, svg, alt)
+           f'<desc id="{fid}-desc">{escape(desc)}</desc>' + svg[head_end:])
+    return Plot(fid, svg, alt, note)
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -124,24 +128,51 @@ def _time_axis(ax: Axes, axis: str = "x", unit_s: float = 1e-6) -> None:
         ax.yaxis.set_minor_formatter(NullFormatter())
 
 
-MAX_SERIES = 8  # beyond this a plot shows each system's main config only
+MAX_SERIES = 8  # more (system, config) pairs than this: a plot draws each system's main config only
 
 
-def series(run: Run) -> list[tuple[str, str]]:
-    """(system, config) pairs a plot shows: each system's main config, then the other configs
-    while the plot stays readable (the variants table has them all)."""
+def pairs(run: Run, cells: Iterable[dict[str, Any]] | None = None) -> list[tuple[str, str]]:
+    """Every (system, config) pair that has cells (of `cells`, default the whole run), the floor
+    excluded: in the systems' order, each system's main config first, then its other configs in
+    the order they were measured. Tables list all of these."""
     order = run.system_names()
-    main = [(s, main_config(run, s)) for s in order if any(c["system"] == s for c in run.cells)]
-    others: list[tuple[str, str]] = []
-    for c in sorted(run.cells, key=lambda c: order.index(c["system"]) if c["system"] in order else 99):
+    cells = run.cells if cells is None else list(cells)
+    found: list[tuple[str, str]] = []
+    for c in cells:
         key = (c["system"], c["config"])
-        if c["system"] != FLOOR and key not in main and key not in others:
-            others.append(key)
-    if len(main) + len(others) <= MAX_SERIES:
-        # keep a system's configs together
-        return sorted(main + others, key=lambda k: (order.index(k[0]) if k[0] in order else 99,
-                                                    k not in main))
-    return main
+        if c["system"] != FLOOR and key not in found:
+            found.append(key)
+    return sorted(found, key=lambda k: (order.index(k[0]) if k[0] in order else len(order),
+                                        k[1] != main_config(run, k[0])))
+
+
+def series(run: Run, cells: Iterable[dict[str, Any]] | None = None) -> list[tuple[str, str]]:
+    """The pairs a plot of `cells` draws: all of them while there are at most MAX_SERIES, else
+    each system's main config (omitted() names the rest; the section's table lists them all)."""
+    every = pairs(run, cells)
+    if len(every) <= MAX_SERIES:
+        return every
+    mains = [k for k in every if k[1] == main_config(run, k[0])]
+    # A system measured only in other configs keeps its first one, so no system disappears.
+    for system in dict.fromkeys(s for s, _ in every):
+        if not any(s == system for s, _ in mains):
+            mains.append(next(k for k in every if k[0] == system))
+    return [k for k in every if k in mains]
+
+
+def omitted(run: Run, cells: Iterable[dict[str, Any]] | None = None) -> list[tuple[str, str]]:
+    """The pairs of `cells` a plot leaves out to stay readable (see series())."""
+    cells = run.cells if cells is None else list(cells)
+    shown = series(run, cells)
+    return [k for k in pairs(run, cells) if k not in shown]
+
+
+def _omitted_note(run: Run, left_out: list[tuple[str, str]], where: str) -> str:
+    if not left_out:
+        return ""
+    return (f"Not drawn, to keep a plot of more than {MAX_SERIES} system/config pairs readable: "
+            + ", ".join(name(run, s, c) for s, c in left_out)
+            + f". Their figures are in {where} and in the Variants table above.")
 
 
 def name(run: Run, system: str, config: str) -> str:
@@ -150,11 +181,20 @@ def name(run: Run, system: str, config: str) -> str:
     return title if config == main_config(run, system) else f"{title} ({config})"
 
 
+MARKERS = ["o", "s", "D", "v", "P"]
+
+
+def config_index(run: Run, system: str, config: str) -> int:
+    """0 for a system's main config, 1, 2, ... for its others: picks a dash or a marker."""
+    configs = [c for s, c in pairs(run) if s == system]
+    return configs.index(config) if config in configs else 0
+
+
 def style_of(run: Run, system: str, config: str) -> dict[str, Any]:
-    configs = sorted({c for s, c in series(run) if s == system}, key=lambda c: c != "default")
+    """A system's colour, its configs told apart by dash."""
     dashes = ["-", "--", ":", "-."]
     return {"color": metrics.colour(system, run.system_names()),
-            "linestyle": dashes[configs.index(config) % 4] if config in configs else "-"}
+            "linestyle": dashes[config_index(run, system, config) % 4]}
 
 
 def median_cell(cells: list[dict[str, Any]], path: str) -> dict[str, Any] | None:
@@ -200,7 +240,7 @@ def latency_cdfs(run: Run) -> list[Plot]:
         axes = fig.subplots(1, len(orders), sharey=True, squeeze=False)[0]
         said = []
         for ax, order in zip(axes, orders, strict=True):
-            for system, config in series(run):
+            for system, config in series(run, mine):
                 group = [c for c in mine if (c["system"], c["config"]) == (system, config)
                          and metrics.load_step(c["params"], c["metrics"].get("offered_rate"))[0] == order]
                 chosen = median_cell(group, "latency_us.p50")
@@ -224,7 +264,8 @@ def latency_cdfs(run: Run) -> list[Plot]:
         _legend_below(fig, axes[0], 5)
         alt = (f"Latency CDFs, {workload} workload: fraction of jobs started within a time, on a log "
                f"time axis, per load step ({'; '.join(steps[o] for o in orders)}); " + "; ".join(said))
-        plots.append(_svg(fig, f"cdf-{_slug(workload)}", alt))
+        plots.append(_svg(fig, f"cdf-{_slug(workload)}", alt,
+                          _omitted_note(run, omitted(run, mine), "the table of every paced cell below")))
     return plots
 
 
@@ -235,36 +276,49 @@ def latency_vs_load(run: Run) -> list[Plot]:
     for workload in sorted({c["workload"] for c in cells}):
         fig = _figure(10, 4.0)
         ax = fig.subplots()
-        said = []
-        for system, config in series(run):
-            group = [c for c in cells if (c["system"], c["config"], c["workload"]) == (system, config, workload)]
-            by_rate: dict[float, list[dict[str, Any]]] = {}
+        said: list[str] = []
+        handles: list[Line2D] = []
+        mine = [c for c in cells if c["workload"] == workload]
+        for system, config in series(run, mine):
+            group = [c for c in mine if (c["system"], c["config"]) == (system, config)]
+            # One point per load step: each repeat derives its rate from its own drain rate, so
+            # the repeats of a step differ a little in offered rate; x is their median.
+            by_step: dict[float, list[dict[str, Any]]] = {}
             for c in group:
-                by_rate.setdefault(float(c["metrics"].get("offered_rate") or c["params"].get("rate")), []).append(c)
-            if not by_rate:
+                by_step.setdefault(metrics.load_step(c["params"], c["metrics"].get("offered_rate"))[0],
+                                   []).append(c)
+            if not by_step:
                 continue
-            rates = sorted(by_rate)
+            steps = sorted(by_step)
+            rates = [statistics.median(float(c["metrics"].get("offered_rate") or c["params"].get("rate") or 0)
+                                       for c in by_step[k]) for k in steps]
             st = style_of(run, system, config)
-            for pct, marker, ls in (("p50", "o", "-"), ("p99", "^", "--")):
-                stats = [spread(dig(c["metrics"], f"latency_us.{pct}") for c in by_rate[r]) for r in rates]
+            marker = MARKERS[config_index(run, system, config) % len(MARKERS)]
+            for pct, ls, face in (("p50", "-", st["color"]), ("p99", "--", "white")):
+                stats = [spread(dig(c["metrics"], f"latency_us.{pct}") for c in by_step[k]) for k in steps]
                 med = [s[0] for s in stats]
                 err = [[s[0] - s[1] for s in stats], [s[2] - s[0] for s in stats]]
                 ax.errorbar(rates, med, yerr=err, marker=marker, linestyle=ls, color=st["color"],
-                            capsize=3, linewidth=1.6, markersize=5,
-                            label=f"{name(run, system, config)} {pct}")
-            p99 = [spread(dig(c["metrics"], "latency_us.p99") for c in by_rate[r])[0] for r in rates]
+                            markerfacecolor=face, capsize=3, linewidth=1.6, markersize=5.5)
+            handles.append(Line2D([], [], color=st["color"], marker=marker, linewidth=1.6,
+                                  label=name(run, system, config)))
+            p99 = [spread(dig(c["metrics"], "latency_us.p99") for c in by_step[k])[0] for k in steps]
             said.append(f"{name(run, system, config)} p99 from {metrics.fmt(p99[0], 'us')} at "
-                        f"{rates[0]:g}/s to {metrics.fmt(p99[-1], 'us')} at {rates[-1]:g}/s")
+                        f"{metrics.fmt_rate(rates[0])}/s to {metrics.fmt(p99[-1], 'us')} at "
+                        f"{metrics.fmt_rate(rates[-1])}/s")
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}/s" if v >= 1 else f"{v:g}/s"))
         _time_axis(ax, "y")
-        ax.set_xlabel("offered load (jobs/s, paced open loop)")
+        ax.set_xlabel("offered load (jobs/s, paced open loop; one point per load step)")
         ax.set_ylabel("enqueue-to-start latency")
-        ax.set_title(f"Latency against offered load, {workload} (p50 solid, p99 dashed; bars: min–max of repeats)")
-        handles, labels = ax.get_legend_handles_labels()
-        fig.legend(handles, labels, loc="outside right center", fontsize=8.5)
+        ax.set_title(f"Latency against offered load, {workload} (bars: min–max of repeats)")
+        handles += [Line2D([], [], color="#555555", marker="o", linestyle="-", label="p50 (solid, filled)"),
+                    Line2D([], [], color="#555555", marker="o", markerfacecolor="white", linestyle="--",
+                           label="p99 (dashed, hollow)")]
+        fig.legend(handles=handles, loc="outside right center", fontsize=8.5)
         alt = (f"Latency against offered load, {workload} workload, log-log: " + "; ".join(said))
-        plots.append(_svg(fig, f"load-{_slug(workload)}", alt))
+        plots.append(_svg(fig, f"load-{_slug(workload)}", alt,
+                          _omitted_note(run, omitted(run, mine), "the latency section's table of every paced cell")))
     return plots
 
 
@@ -283,7 +337,7 @@ def throughput(run: Run) -> list[Plot]:
     axes = fig.subplots(1, len(workloads), squeeze=False)[0]
     said = []
     for ax, workload in zip(axes, workloads, strict=True):
-        for system, config in series(run):
+        for system, config in series(run, cells):
             group = [c for c in cells if (c["system"], c["config"], c["workload"]) == (system, config, workload)]
             by_c: dict[int, list[float]] = {}
             for c in group:
@@ -300,7 +354,7 @@ def throughput(run: Run) -> list[Plot]:
             top = max(range(len(xs)), key=lambda i: stats[i][0])
             said.append(f"{name(run, system, config)} {workload} peaks at "
                         f"{metrics.fmt(stats[top][0], 'jobs/s')} (concurrency {xs[top]})")
-        if floor:
+        if floor and workload == "noop":  # the floor pops empty jobs: a noop figure
             ax.axhline(floor, color="#555555", linestyle=":", linewidth=1.2, label="bare Redis BRPOP loop")
         ax.set_yscale("log")
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
@@ -317,7 +371,7 @@ def throughput(run: Run) -> list[Plot]:
     axes[0].set_ylabel("jobs/s, worker side (log)")
     _legend_below(fig, axes[0], 6)
     alt = "Throughput against concurrency, median of repeats with min–max bars: " + "; ".join(said)
-    return [_svg(fig, "throughput", alt)]
+    return [_svg(fig, "throughput", alt, _omitted_note(run, omitted(run, cells), "the table below"))]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -328,7 +382,7 @@ def throughput(run: Run) -> list[Plot]:
 def memory(run: Run) -> list[Plot]:
     cells = run.cells_of("memory")
     rows = []
-    for system, config in series(run):
+    for system, config in series(run, cells):
         group = [c for c in cells if (c["system"], c["config"]) == (system, config)]
         if group:
             rows.append((system, config, group))
@@ -359,7 +413,7 @@ def memory(run: Run) -> list[Plot]:
     axes[0].invert_yaxis()
     _legend_below(fig, axes[0], 3)
     alt = "Memory per system, idle and peak, USS / PSS / RSS in MiB: " + "; ".join(said)
-    return [_svg(fig, "memory", alt)]
+    return [_svg(fig, "memory", alt, _omitted_note(run, omitted(run, cells), "the table below"))]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -369,8 +423,9 @@ def memory(run: Run) -> list[Plot]:
 @styled
 def retries(run: Run) -> list[Plot]:
     cells = []
-    for system, config in series(run):
-        group = [c for c in run.cells_of("retries", status=None)
+    measured = [c for c in run.cells_of("retries", status=None) if c["metrics"].get("jobs")]
+    for system, config in series(run, measured):
+        group = [c for c in measured
                  if (c["system"], c["config"]) == (system, config)
                  and c["status"] in ("ok", "unsupported") and c["metrics"].get("jobs")]
         chosen = median_cell(group, "time_to_success_s.p50") or (group[0] if group else None)
@@ -412,7 +467,7 @@ def retries(run: Run) -> list[Plot]:
         xmax = max(xmax, (max(starts) - min(starts)) / 1e9)
     axes[-1].set_xlim(-0.04 * max(xmax, 1), xmax * 1.1 + 0.3)
     alt = "Retry timelines, each job's attempts on a time axis per system: " + "; ".join(said)
-    return [_svg(fig, "retries", alt)]
+    return [_svg(fig, "retries", alt, _omitted_note(run, omitted(run, measured), "the table below"))]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -424,9 +479,8 @@ def crash(run: Run) -> list[Plot]:
     cells = run.cells_of("crash")
     if not cells:
         return []
-    order = series(run)
-    cells = sorted(cells, key=lambda c: (order.index((c["system"], c["config"]))
-                                         if (c["system"], c["config"]) in order else 99,
+    order = pairs(run, cells)
+    cells = sorted(cells, key=lambda c: (order.index((c["system"], c["config"])),
                                          c["metrics"].get("target") != "worker"))
     rows: list[tuple[str, dict[str, float]]] = []
     seen = set()
@@ -470,7 +524,7 @@ def crash(run: Run) -> list[Plot]:
 def scheduled(run: Run) -> list[Plot]:
     cells = run.cells_of("scheduled")
     rows = []
-    for system, config in series(run):
+    for system, config in series(run, cells):
         chosen = median_cell([c for c in cells if (c["system"], c["config"]) == (system, config)],
                              "error_ms.p50")
         if chosen:
@@ -496,7 +550,7 @@ def scheduled(run: Run) -> list[Plot]:
     alt = "Scheduled job start error per system, log time axis: " + "; ".join(
         f"{label} p50 {metrics.fmt(err['p50'], 'ms')}, p99 {metrics.fmt(err.get('p99'), 'ms')}"
         for label, err, _ in rows)
-    return [_svg(fig, "scheduled", alt)]
+    return [_svg(fig, "scheduled", alt, _omitted_note(run, omitted(run, cells), "the table below"))]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -517,7 +571,7 @@ def expected_share(weights: Any) -> float | None:
 def priority(run: Run) -> list[Plot]:
     cells = run.cells_of("priority")
     rows = []
-    for system, config in series(run):
+    for system, config in series(run, cells):
         group = [c for c in cells if (c["system"], c["config"]) == (system, config)]
         if group:
             high = statistics.median(float(dig(c["metrics"], "share.high") or 0) for c in group)
@@ -545,7 +599,7 @@ def priority(run: Run) -> list[Plot]:
     alt = "Priority share of the high queue per system: " + "; ".join(
         f"{label} {high * 100:.0f} %" + (f" (weights promise {exp * 100:.0f} %)" if exp is not None else "")
         for label, high, exp in rows)
-    return [_svg(fig, "priority", alt)]
+    return [_svg(fig, "priority", alt, _omitted_note(run, omitted(run, cells), "the table below"))]
 
 
 def _slug(text: str) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from reports import exports, figures, metrics, tables, teach
-from reports.figures import Plot, name, series
+from reports.figures import Plot, name, pairs
 from reports.run import FLOOR, ReportError, Run, dig, load
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -105,7 +105,7 @@ def _missing(run: Run, scenario: str) -> str:
 
 def memory_table(run: Run) -> Table | None:
     rows = []
-    for system, config in series(run):
+    for system, config in pairs(run, run.cells_of("memory")):
         cells = [c for c in run.cells_of("memory") if (c["system"], c["config"]) == (system, config)]
         if not cells:
             continue
@@ -123,7 +123,9 @@ def memory_table(run: Run) -> Table | None:
 
 def retries_table(run: Run) -> Table | None:
     rows = []
-    for c in run.cells_of("retries", status=None):
+    cells = run.cells_of("retries", status=None)
+    order = pairs(run, cells)
+    for c in sorted(cells, key=lambda c: (order.index((c["system"], c["config"])), c["repeat"])):
         m = c["metrics"]
         if c["status"] != "ok":
             rows.append([name(run, c["system"], c["config"]), c["repeat"], c["status"], c["reason"], "", ""])
@@ -144,28 +146,40 @@ def retries_table(run: Run) -> Table | None:
 
 def crash_table(run: Run) -> Table | None:
     rows = []
-    for c in run.cells_of("crash", status=None):
+    cells = run.cells_of("crash", status=None)
+    order = pairs(run, cells)
+    for c in sorted(cells, key=lambda c: (order.index((c["system"], c["config"])),
+                                          str(c["metrics"].get("target") or c["params"].get("target", "")) != "worker",
+                                          c["repeat"])):
         m = c["metrics"]
         target = m.get("target") or c["params"].get("target", "")
-        who = f"{name(run, c['system'], c['config'])} · kill {target}"
+        who = f"{name(run, c['system'], c['config'])} · kill {target} · repeat {c['repeat']}"
         if c["status"] != "ok":
             rows.append([who, f"{c['status']}: {c['reason']}", "", "", "", "", "", ""])
             continue
         counts = m.get("counts") or {}
         rec = m.get("recovery_s")
+        if rec is not None:
+            recovered = metrics.fmt(rec, "s")
+        elif "at_risk" in m and not m["at_risk"]:
+            recovered = "no job was in flight"
+        elif m.get("at_risk") and all(j.get("final") == "completed" for j in m["at_risk"]):
+            recovered = "not needed: the jobs in flight finished anyway"
+        else:
+            recovered = "never in the window"
         rows.append([who, m.get("jobs", ""), *(counts.get(k, 0) for k in ("completed", "duplicate", "failed",
-                                                                          "pending", "lost")),
-                     metrics.fmt(rec, "s") if rec is not None else "never in the window"])
+                                                                          "pending", "lost")), recovered])
     if not rows:
         return None
-    return Table("crash", "What each system did with the jobs in play when a process was SIGKILLed",
-                 ["system · target", "jobs", "completed", "duplicate", "failed", "pending", "lost",
-                  "recovered after"], rows, {2, 3, 4, 5, 6, 7})
+    return Table("crash", "What each system did with the jobs in play when a process was SIGKILLed "
+                 "(recovered after: from the kill to the first job that was in flight being run again to completion)",
+                 ["system · target · repeat", "jobs", "completed", "duplicate", "failed", "pending", "lost",
+                  "recovered after"], rows, {2, 3, 4, 5, 6, 7}, collapsed=len(rows) > 16)
 
 
 def scheduled_table(run: Run) -> Table | None:
     rows = []
-    for system, config in series(run):
+    for system, config in pairs(run, run.cells_of("scheduled")):
         cells = [c for c in run.cells_of("scheduled") if (c["system"], c["config"]) == (system, config)]
         chosen = figures.median_cell(cells, "error_ms.p50")
         if chosen:
@@ -180,7 +194,7 @@ def scheduled_table(run: Run) -> Table | None:
 
 def priority_table(run: Run) -> Table | None:
     rows = []
-    for system, config in series(run):
+    for system, config in pairs(run, run.cells_of("priority")):
         cells = [c for c in run.cells_of("priority") if (c["system"], c["config"]) == (system, config)]
         if cells:
             m = cells[0]["metrics"]
@@ -197,11 +211,42 @@ def priority_table(run: Run) -> Table | None:
                  ["system", "weights", "promised", "measured (median)", "spread", "repeats"], rows, {2, 3, 4, 5})
 
 
+def throughput_table(run: Run) -> Table | None:
+    rows = []
+    cells = run.cells_of("throughput")
+    for system, config in pairs(run, cells):
+        mine = [c for c in cells if (c["system"], c["config"]) == (system, config)]
+        for workload in sorted({c["workload"] for c in mine}, key=lambda w: (w != "noop", w)):
+            by_c: dict[int, list[dict[str, Any]]] = {}
+            for c in mine:
+                if c["workload"] == workload:
+                    conc = int(c["metrics"].get("concurrency") or c["params"].get("concurrency") or 1)
+                    by_c.setdefault(conc, []).append(c)
+            for conc, group in sorted(by_c.items()):
+                tps = [float(c["metrics"]["throughput_per_s"]) for c in group
+                       if isinstance(c["metrics"].get("throughput_per_s"), int | float)]
+                walls = [float(w) for c in group if isinstance(w := c["metrics"].get("wall_s"), int | float)]
+                if not tps:
+                    continue
+                med, lo, hi = figures.spread(tps)
+                rows.append([f"{name(run, system, config)} · {workload} · concurrency {conc}",
+                             metrics.fmt(med, "jobs/s"),
+                             metrics.fmt_range(lo, hi, "jobs/s") if len(tps) > 1 else "",
+                             len(tps), metrics.fmt(figures.spread(walls)[0], "s") if walls else "—"])
+    if not rows:
+        return None
+    return Table("throughput", "Every system and config: jobs/s worker side (median of repeats, min–max) "
+                 "and wall time including boot",
+                 ["system · workload · concurrency", "throughput", "spread", "repeats", "wall time"],
+                 rows, {1, 2, 3, 4}, collapsed=len(rows) > 16)
+
+
 def latency_table(run: Run) -> Table | None:
     rows = []
-    for c in sorted(run.cells_of("latency"), key=lambda c: (series(run).index((c["system"], c["config"])),
-                                                             c["workload"], float(c["metrics"].get("offered_rate") or 0),
-                                                             c["repeat"])):
+    cells = run.cells_of("latency")
+    order = pairs(run, cells)
+    for c in sorted(cells, key=lambda c: (order.index((c["system"], c["config"])), c["workload"],
+                                          float(c["metrics"].get("offered_rate") or 0), c["repeat"])):
         m = c["metrics"]
         h = m.get("latency_us") or {}
         rows.append([f"{name(run, c['system'], c['config'])} · {c['workload']} · "
@@ -230,7 +275,8 @@ def sections(run: Run, env: Environment) -> list[Section]:
     out.append(Section("load", "Latency against load", METHODS["load"], plots=figures.latency_vs_load(run),
                        teach=teach.latency_load(run), missing=_missing(run, "latency")))
     out.append(Section("throughput", "Throughput", METHODS["throughput"], plots=figures.throughput(run),
-                       teach=teach.throughput(run), missing=_missing(run, "throughput")))
+                       teach=teach.throughput(run), missing=_missing(run, "throughput"),
+                       tables=[t for t in [throughput_table(run)] if t]))
     out.append(Section("memory", "Memory", METHODS["memory"], plots=figures.memory(run),
                        teach=teach.memory(run), missing=_missing(run, "memory"),
                        tables=[t for t in [memory_table(run)] if t]))

@@ -129,8 +129,11 @@ def summary(run: Run, variants: bool = False, everything: bool = False) -> list[
         for key, row in rows.items():
             if key[0] == c["scenario"] and key[1] == c["workload"] \
                     and key[3] == metrics.params_label(c["params"], c["scenario"]):
-                row.entries.setdefault((c["system"], c["config"]),
-                                       Entry(status=c["status"], reason=c["reason"], unit=row.unit))
+                k = (c["system"], c["config"])
+                # An unsupported feature is said as such even where the harness summarised the
+                # cell's counts (Resque core "succeeded 0" means "has no retries").
+                if k not in row.entries or c["status"] == "unsupported":
+                    row.entries[k] = Entry(status=c["status"], reason=c["reason"], unit=row.unit)
     for row in rows.values():
         fpath = metrics.info(row.metric).floor
         floor = run.floor_value(fpath) if fpath and row.scenario != "floor" else None
