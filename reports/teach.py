@@ -13,7 +13,7 @@ import statistics
 from typing import Any
 
 from reports import figures, metrics
-from reports.figures import expected_share, name, series
+from reports.figures import expected_share, name, pairs
 from reports.run import FLOOR, Run, dig
 
 fmt = metrics.fmt
@@ -97,13 +97,19 @@ def summary(run: Run) -> list[str]:
         ranked = sorted(best.values(), key=lambda r: r["median"], reverse=True)
         top, low = ranked[0], ranked[-1]
         floor_tp = run.floor_value("throughput_per_s")
-        vs_floor = f" ({_times(top['median'] / floor_tp)} the bare Redis loop)" if floor_tp else ""
+        vs_floor = ""
+        if floor_tp and workload == "noop":  # the floor is a loop popping empty jobs
+            ratio = top["median"] / floor_tp
+            vs_floor = (f" ({_times(ratio)} the bare Redis loop" +
+                        (", which pops on one connection only: above it means several connections "
+                         "at once, not a queue faster than Redis)" if ratio >= 1 else ")"))
         out.append(f"Fastest drain of {workload} jobs: {name(run, top['system'], top['config'])}, "
                    f"{fmt(top['median'], 'jobs/s')} at concurrency {top['params'].get('concurrency', '?')}"
                    f"{vs_floor}; slowest: {name(run, low['system'], low['config'])}, "
-                   f"{fmt(low['median'], 'jobs/s')}, {_times(top['median'] / low['median'])} fewer.")
+                   f"{fmt(low['median'], 'jobs/s')} (the fastest drains {_times(top['median'] / low['median'])} "
+                   "as many).")
     idle = []
-    for system, config in series(run):
+    for system, config in pairs(run, run.cells_of("latency")):
         pts = _latency_points(run, system, config)
         if pts and pts[0]["p50"] is not None:
             idle.append((float(pts[0]["p50"]), system, config, pts[0]))
@@ -136,7 +142,7 @@ def throughput(run: Run) -> list[str]:
     for workload in sorted({r["workload"] for r in rows}, key=lambda w: (w != "noop", w)):
         mine = [r for r in rows if r["workload"] == workload]
         flat: list[tuple[str, int, float]] = []
-        for system, config in series(run):
+        for system, config in pairs(run, run.cells_of("throughput")):
             pts = sorted((int(r["params"].get("concurrency") or 1), r["median"]) for r in mine
                           if (r["system"], r["config"]) == (system, config))
             if len(pts) < 2:
@@ -179,16 +185,22 @@ def throughput(run: Run) -> list[str]:
                            "worker's loop).")
             else:
                 n = top["params"].get("n")
+                floor_rows = run.rows("floor", "throughput_per_s")
+                lo, hi = (floor_rows[0].get("min"), floor_rows[0].get("max")) if floor_rows else (None, None)
+                within = (isinstance(lo, int | float) and isinstance(hi, int | float)
+                          and lo <= top["median"] <= hi)
                 out.append(f"{who} drains {_times(ratio)} the bare Redis loop, which pops on one connection: a "
                            "figure above the floor comes from popping on several connections at once, or from "
-                           f"too few jobs to time well{f' ({n} here)' if n else ''}.")
+                           f"too few jobs to time well{f' ({n} here)' if n else ''}"
+                           + (f"; the floor's own repeats spread {metrics.fmt_range(lo, hi, 'jobs/s')}, so "
+                              "this is no measured gain over Redis itself." if within else "."))
         if workload != "noop" and cores and mine:
             top = max(mine, key=lambda r: r["median"])
             out.append(f"With the {workload} workload at most {cores} jobs compute at once on {cores} cores, "
                        f"so the best figure, {fmt(top['median'], 'jobs/s')}, means at least about "
                        f"{metrics.sig(cores * 1e3 / top['median'], 2)} ms of CPU per job spread over the cores.")
     boots = []
-    for system, config in series(run):
+    for system, config in pairs(run, run.cells_of("throughput")):
         wall, drain = (_median(run, "throughput", p, system, config) for p in ("wall_s", "drain_s"))
         if wall is not None and drain is not None:
             boots.append((wall - drain, system, config))
@@ -227,18 +239,20 @@ def _latency_points(run: Run, system: str, config: str) -> list[dict[str, Any]]:
 def latency(run: Run) -> list[str]:
     out = []
     hop = run.floor_value("hop_latency_us.p50")
-    for system, config in series(run):
+    for system, config in pairs(run, run.cells_of("latency")):
         pts = _latency_points(run, system, config)
         if not pts or pts[0]["p50"] is None:
             continue
         first = pts[0]
         p50, p99, rate = float(first["p50"]), first["p99"], first["rate"]
-        interval = _option(run, system, config, "interval", "poll_interval_s")
+        # A blocking pop's "interval" is its timeout, not a sleep: such a worker does not poll.
+        blocking = _option(run, system, config, "blocking") is True
+        interval = None if blocking else _option(run, system, config, "interval", "poll_interval_s")
         who = name(run, system, config)
         at = f"at {metrics.fmt_rate(rate)} jobs/s"
         if isinstance(interval, int | float) and interval > 0:
             frac = p50 / (interval * 1e6)
-            if 0.3 <= frac <= 0.7:
+            if 0.35 <= frac <= 0.65:
                 tail = (f"; its p99 of {fmt(p99, 'us')} is close to the whole interval"
                         if p99 and 0.8 <= p99 / (interval * 1e6) <= 1.3 else "")
                 out.append(f"{who}'s median start delay is {fmt(p50, 'us')} with a {interval:g} s "
@@ -251,11 +265,13 @@ def latency(run: Run) -> list[str]:
                            + (f": about {crowd:.0f} jobs arrive during each sleep and all wait for the same "
                               "wake-up." if crowd >= 2 else "."))
         elif hop:
-            out.append(f"{who} starts a job {fmt(p50, 'us')} after it is enqueued {at} (p50), "
+            how = (f" (a blocking pop: the {_option(run, system, config, 'interval'):g} s interval is only "
+                   "its timeout)" if blocking and _option(run, system, config, "interval") else "")
+            out.append(f"{who}{how} starts a job {fmt(p50, 'us')} after it is enqueued {at} (p50), "
                        f"{_times(p50 / hop)} the bare Redis hop" + (f"; p99 {fmt(p99, 'us')}." if p99 else "."))
         else:
             out.append(f"{who} starts a job {fmt(p50, 'us')} after it is enqueued {at} (p50).")
-    for system, config in series(run):
+    for system, config in pairs(run, run.cells_of("latency")):
         for c in run.cells_of("latency"):
             if (c["system"], c["config"]) != (system, config):
                 continue
@@ -270,7 +286,7 @@ def latency(run: Run) -> list[str]:
 
 def latency_load(run: Run) -> list[str]:
     out = []
-    for system, config in series(run):
+    for system, config in pairs(run, run.cells_of("latency")):
         pts = [p for p in _latency_points(run, system, config) if p["p99"] is not None]
         if len(pts) < 2:
             continue
@@ -301,7 +317,8 @@ def latency_load(run: Run) -> list[str]:
 
 def memory(run: Run) -> list[str]:
     out = []
-    for system, config in series(run):
+    shared = []
+    for system, config in pairs(run, run.cells_of("memory")):
         cells = [c for c in run.cells_of("memory") if (c["system"], c["config"]) == (system, config)]
         if not cells:
             continue
@@ -311,15 +328,17 @@ def memory(run: Run) -> list[str]:
         who = name(run, system, config)
         procs = int(get["peak.processes"] or 0)
         model = m.get("model", "?")
-        out.append(f"{who} ({model}, concurrency {m.get('concurrency', '?')}): {fmt(get['idle.uss'], 'bytes')} "
+        out.append(f"{who}, {model} at concurrency {m.get('concurrency', '?')}: {fmt(get['idle.uss'], 'bytes')} "
                    f"USS idle, {fmt(get['peak.uss'], 'bytes')} at peak in {procs} process"
                    f"{'es' if procs != 1 else ''}.")
         if procs > 1 and get["peak.rss"] and get["peak.pss"] and get["peak.rss"] > 1.15 * get["peak.pss"]:
-            out.append(f"Copy-on-write: {who}'s RSS sum ({fmt(get['peak.rss'], 'bytes')}) is "
-                       f"{_times(get['peak.rss'] / get['peak.pss'])} its PSS ({fmt(get['peak.pss'], 'bytes')}): "
-                       f"its {procs} processes share pages (copy-on-write after the fork, and shared libraries), and summing "
-                       "RSS counts each shared page once per process. PSS splits them fairly; read PSS.")
-    peaks = sorted((v, s, c) for s, c in series(run)
+            shared.append(f"{who} {_times(get['peak.rss'] / get['peak.pss'])} "
+                          f"({fmt(get['peak.rss'], 'bytes')} against {fmt(get['peak.pss'], 'bytes')})")
+    if shared:
+        out.append("Copy-on-write: the processes of one tree share pages (after the fork, and shared "
+                   "libraries), and a sum of RSS counts each shared page once per process. PSS splits them "
+                   "fairly; read PSS. RSS sum against PSS at peak: " + "; ".join(shared) + ".")
+    peaks = sorted((v, s, c) for s, c in pairs(run, run.cells_of("memory"))
                    if (v := _median(run, "memory", "peak.uss", s, c)) is not None)
     if len(peaks) > 1:
         out.append(f"{name(run, peaks[-1][1], peaks[-1][2])} needs {_times(peaks[-1][0] / peaks[0][0])} the "
@@ -355,7 +374,7 @@ def _planned(policy: dict[str, Any], k: int, options: dict[str, Any] | None = No
 
 def retries(run: Run) -> list[str]:
     out = []
-    for system, config in series(run):
+    for system, config in pairs(run, run.cells_of("retries")):
         c = figures.median_cell([c for c in run.cells_of("retries") if (c["system"], c["config"]) ==
                                  (system, config)], "time_to_success_s.p50")
         if c is None:
@@ -415,46 +434,77 @@ def retries(run: Run) -> list[str]:
 
 
 def crash(run: Run) -> list[str]:
+    """One sentence per system, config and kill target, over its repeats."""
     out = []
-    for c in run.cells_of("crash"):
-        m = c["metrics"]
-        counts = m.get("counts") or {}
-        who = name(run, c["system"], c["config"])
-        jobs = m.get("jobs") or sum(counts.values())
-        target = m.get("target") or c["params"].get("target", "worker")
+    cells = run.cells_of("crash")
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for system, config in pairs(run, cells):
+        for c in cells:
+            if (c["system"], c["config"]) == (system, config):
+                target = c["metrics"].get("target") or c["params"].get("target", "worker")
+                groups.setdefault((system, config, str(target)), []).append(c)
+    for (system, config, target), group in groups.items():
+        who = name(run, system, config)
+        kinds = ("completed", "duplicate", "failed", "pending", "lost")
+        per = {k: [int((c["metrics"].get("counts") or {}).get(k, 0)) for c in group] for k in kinds}
+
+        def say(k: str, per: dict[str, list[int]] = per) -> str:
+            vals = per[k]
+            med = statistics.median(vals)
+            return f"{med:g}" if min(vals) == max(vals) else f"{min(vals)}–{max(vals)} (median {med:g})"
+
+        jobs = group[0]["metrics"].get("jobs") or sum(per[k][0] for k in kinds)
+        window = group[0]["metrics"].get("window_s")
         parts = []
-        if counts.get("lost"):
-            parts.append(f"lost {counts['lost']} (in no queue and no registry, never completed: they had left "
-                         "Redis when they were fetched and died with the process)")
-        if counts.get("duplicate"):
-            parts.append(f"ran {counts['duplicate']} twice (redelivered after the kill: at-least-once)")
-        if counts.get("failed"):
-            parts.append(f"recorded {counts['failed']} as failed (the system saw the death and wrote it down)")
-        if counts.get("pending"):
-            parts.append(f"still held {counts['pending']} as pending after the {fmt(m.get('window_s'), 's')} window "
+        if any(per["lost"]):
+            parts.append(f"lost {say('lost')} (in no queue and no registry, never completed: they had left "
+                         "Redis when fetched and died with the process)")
+        if any(per["duplicate"]):
+            parts.append(f"ran {say('duplicate')} twice (redelivered after the kill: at-least-once)")
+        if any(per["failed"]):
+            parts.append(f"recorded {say('failed')} as failed (the system saw the death and wrote it down)")
+        if any(per["pending"]):
+            parts.append(f"still held {say('pending')} as pending after the {fmt(window, 's')} window "
                          "(not yet returned to work)")
         if not parts:
-            parts.append("completed every job exactly once")
-        rec = m.get("recovery_s")
-        tail = (f" A job was recovered {fmt(rec, 's')} after the kill." if rec is not None
-                else " No job was recovered within the window.")
-        out.append(f"Killing {who}'s {target} with {jobs} jobs in play: "
-                   f"{counts.get('completed', 0)} completed; " + "; ".join(parts) + "." + tail)
+            parts.append("every job completed exactly once")
+        recs = [float(r) for c in group if isinstance(r := c["metrics"].get("recovery_s"), int | float)]
+        risky = [j for c in group for j in (c["metrics"].get("at_risk") or [])]
+        if recs:
+            tail = (f" A job that was in flight at the kill was run again and completed "
+                    f"{fmt(statistics.median(recs), 's')} after it" + (" (median)" if len(recs) > 1 else "")
+                    + (f", in {len(recs)} of {len(group)} repeats." if len(recs) < len(group) else "."))
+        elif risky and all(j.get("final") == "completed" for j in risky):
+            tail = " The jobs in flight at the kill finished anyway, without being run again."
+        elif risky:
+            tail = (f" No job that was in flight at the kill was run again to completion within the "
+                    f"{fmt(window, 's')} window.")
+        else:
+            tail = ""
+        reps = f" ({len(group)} repeats)" if len(group) > 1 else ""
+        out.append(f"Killing {who}'s {target} with {jobs} jobs in play{reps}: {say('completed')} completed; "
+                   + "; ".join(parts) + "." + tail)
     return out + unsupported(run, "crash")
 
 
 def scheduled(run: Run) -> list[str]:
     out = []
-    for system, config in series(run):
+    for system, config in pairs(run, run.cells_of("scheduled")):
         p50 = _median(run, "scheduled", "error_ms.p50", system, config)
         if p50 is None:
             continue
         mx = _median(run, "scheduled", "error_ms.max", system, config)
         who = name(run, system, config)
         interval = _option(run, system, config, "scheduler_interval", "poll_interval")
+        mn = _median(run, "scheduled", "error_ms.min", system, config)
         if isinstance(interval, int | float) and interval > 0:
             frac = p50 / (interval * 1e3)
-            if 0.3 <= frac <= 0.75:
+            if mn is not None and mx is not None and mx - mn < 0.1 * interval * 1e3:
+                out.append(f"{who}: p50 {fmt(p50, 'ms')} late, and every job within {fmt(mx - mn, 'ms')} of it: "
+                           f"the jobs fell due together and all waited for the same check of a poller that runs "
+                           f"every {interval:g} s. Where the due time lands in that cycle sets the error, "
+                           f"anywhere from 0 to {interval:g} s (half of it on average over many runs).")
+            elif 0.3 <= frac <= 0.75:
                 out.append(f"{who}: p50 {fmt(p50, 'ms')} late, max {fmt(mx, 'ms')}, with a poller checking every "
                            f"{interval:g} s: a due job waits for the next check, half an interval on average.")
             else:
@@ -469,7 +519,7 @@ def scheduled(run: Run) -> list[str]:
 
 def priority(run: Run) -> list[str]:
     out = []
-    for system, config in series(run):
+    for system, config in pairs(run, run.cells_of("priority")):
         cells = [c for c in run.cells_of("priority") if (c["system"], c["config"]) == (system, config)]
         if not cells:
             continue
