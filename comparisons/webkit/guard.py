@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hmac
 import os
-from typing import Any
 
 from flask import Flask, Response, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -77,27 +76,3 @@ def protect(app: Flask, auth: tuple[str, str] | None, secret_key: str | bytes | 
         response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
 
-
-def serve(app: Any, host: str, port: int, name: str, authed: bool) -> int:
-    """Serve a WSGI app in the foreground with werkzeug's threaded server until Ctrl-C / TERM."""
-    import signal
-    import sys
-
-    from werkzeug.serving import make_server
-
-    if host not in ("127.0.0.1", "localhost", "::1") and not authed:
-        print(f"warning: {name} is reachable on {host} without --auth", file=sys.stderr)
-    try:
-        server = make_server(host, port, app, threaded=True)
-    except OSError as exc:
-        print(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    print(f"{name} on http://{host}:{server.server_port}/  (Ctrl-C stops it)", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0

@@ -29,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from comparisons.resque_clone.web.guard import parse_auth, serve
+    from comparisons.webkit.cli import serve
+    from comparisons.webkit.guard import parse_auth
     from examples.snippets_app.app import create_app
     from examples.snippets_app.highlighting import db_path
 

@@ -16,10 +16,10 @@ RESQUE_WEB_SECRET (random per process otherwise).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from comparisons.resque_clone.web.app import create_app
+from comparisons.webkit.cli import dashboard_parser, run_dashboard
 
 __all__ = ["create_app", "main"]
 
@@ -27,35 +27,20 @@ DEFAULT_PORT = 5678  # resque-web's
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m comparisons.resque_clone web",
-        description="resque-web: the Resque dashboard (Overview, Working, Failed, Queues, Workers, Stats).",
+    p = dashboard_parser(
+        "python -m comparisons.resque_clone web",
+        "resque-web: the Resque dashboard (Overview, Working, Failed, Queues, Workers, Stats).",
+        env_prefix="RESQUE_WEB", port=DEFAULT_PORT, poll_interval=2.0,
     )
-    p.add_argument("--redis-url", default=os.environ.get("REDIS_URL"),
-                   help="Redis to read (default: $REDIS_URL)")
     p.add_argument("--namespace", default="resque", help="key prefix (default: resque)")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT}; 0 = any free)")
-    p.add_argument("--auth", default=os.environ.get("RESQUE_WEB_AUTH"), metavar="USER:PASSWORD",
-                   help="require HTTP basic auth (default: $RESQUE_WEB_AUTH; none when unset)")
-    p.add_argument("--poll-interval", type=float, default=2.0, help="live poll period in seconds")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    from comparisons.resque_clone.web.guard import parse_auth, serve
-
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not args.redis_url:
-        parser.error("no Redis given: pass --redis-url or set REDIS_URL (e.g. from `queuebench redis`)")
-    try:
-        auth = parse_auth(args.auth)
-    except ValueError as exc:
-        parser.error(str(exc))
-    app = create_app(args.redis_url, namespace=args.namespace, auth=auth,
-                     secret_key=os.environ.get("RESQUE_WEB_SECRET"), poll_interval=args.poll_interval)
-    return serve(app, args.host, args.port, "resque-web", authed=auth is not None)
+    return run_dashboard(
+        build_parser(), argv, env_prefix="RESQUE_WEB", name="resque-web",
+        build=lambda args, **guard: create_app(args.redis_url, namespace=args.namespace, poll_interval=args.poll_interval, **guard),
+    )
 
 
 if __name__ == "__main__":

@@ -18,8 +18,8 @@ import redis
 from flask import Flask, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from comparisons.resque_clone.web import guard
 from comparisons.resque_clone.web.data import PAGE, ResqueData, StaleEntry
+from comparisons.webkit.app import ago, dashboard_app, location, redis_client
 
 
 def create_app(
@@ -34,11 +34,8 @@ def create_app(
     auth: None (open), "user:password" or (user, password). secret_key signs the CSRF tokens
     (random per process when None).
     """
-    app = Flask(__name__)
-    app.config["SESSION_COOKIE_NAME"] = "resque_web_session"
-    credentials = guard.parse_auth(auth) if isinstance(auth, str) or auth is None else auth
-    guard.protect(app, credentials, secret_key, realm="Resque")
-    client = redis.Redis.from_url(redis_url, decode_responses=True, health_check_interval=30)
+    app = dashboard_app(__name__, cookie="resque_web_session", realm="Resque", auth=auth, secret_key=secret_key)
+    client = redis_client(redis_url)
     data = ResqueData(client, namespace)
     app.extensions["resque_data"] = data
 
@@ -48,7 +45,7 @@ def create_app(
     def globals_() -> dict[str, Any]:
         return {
             "namespace": data.ns,
-            "redis_location": _location(client),
+            "redis_location": location(client),
             "poll_interval_ms": int(poll_interval * 1000),
             "failed_total": _quiet(data.failed_count),
             "delayed_total": _quiet(data.delayed_count),
@@ -151,7 +148,7 @@ def create_app(
     def stats(section: str) -> str:
         if section == "resque":
             return render_template("stats.html", section=section, stats=data.stats(),
-                                   redis_url=_location(client))
+                                   redis_url=location(client))
         if section == "redis":
             return render_template("stats.html", section=section, info=data.redis_info())
         if section == "keys":
@@ -176,18 +173,6 @@ def _overview(data: ResqueData) -> dict[str, Any]:
 def when(epoch: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
 
-
-def ago(epoch: float) -> str:
-    """'12 s ago' / 'in 3 min'."""
-    delta = time.time() - epoch
-    future, delta = delta < 0, abs(delta)
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if delta >= size:
-            text = f"{int(delta // size)} {unit}"
-            break
-    else:
-        text = f"{int(delta)} s"
-    return f"in {text}" if future else f"{text} ago"
 
 
 def _quiet(read: Any) -> Any:
@@ -233,9 +218,3 @@ def _safe_next() -> str | None:
         return target
     return None
 
-
-def _location(client: redis.Redis) -> str:
-    kw = client.connection_pool.connection_kwargs
-    if "path" in kw:
-        return f"unix:{kw['path']}/{kw.get('db', 0)}"
-    return f"{kw.get('host', '?')}:{kw.get('port', '?')}/{kw.get('db', 0)}"

@@ -16,10 +16,10 @@ SIDEKIQ_WEB_SECRET (random per process otherwise).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from comparisons.sidekiq_clone.web.app import create_app
+from comparisons.webkit.cli import dashboard_parser, run_dashboard
 
 __all__ = ["create_app", "main"]
 
@@ -27,34 +27,19 @@ DEFAULT_PORT = 9292  # rackup's, where Sidekiq::Web usually runs alone
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m comparisons.sidekiq_clone web",
-        description="Sidekiq::Web: the Sidekiq dashboard (Dashboard, Busy, Queues, Retries, Scheduled, Dead).",
+    p = dashboard_parser(
+        "python -m comparisons.sidekiq_clone web",
+        "Sidekiq::Web: the Sidekiq dashboard (Dashboard, Busy, Queues, Retries, Scheduled, Dead).",
+        env_prefix="SIDEKIQ_WEB", port=DEFAULT_PORT, poll_interval=5.0,
     )
-    p.add_argument("--redis-url", default=os.environ.get("REDIS_URL"),
-                   help="Redis to read (default: $REDIS_URL)")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT}; 0 = any free)")
-    p.add_argument("--auth", default=os.environ.get("SIDEKIQ_WEB_AUTH"), metavar="USER:PASSWORD",
-                   help="require HTTP basic auth (default: $SIDEKIQ_WEB_AUTH; none when unset)")
-    p.add_argument("--poll-interval", type=float, default=5.0, help="live poll period in seconds")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    from comparisons.sidekiq_clone.web.guard import parse_auth, serve
-
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not args.redis_url:
-        parser.error("no Redis given: pass --redis-url or set REDIS_URL (e.g. from `queuebench redis`)")
-    try:
-        auth = parse_auth(args.auth)
-    except ValueError as exc:
-        parser.error(str(exc))
-    app = create_app(args.redis_url, auth=auth,
-                     secret_key=os.environ.get("SIDEKIQ_WEB_SECRET"), poll_interval=args.poll_interval)
-    return serve(app, args.host, args.port, "Sidekiq::Web", authed=auth is not None)
+    return run_dashboard(
+        build_parser(), argv, env_prefix="SIDEKIQ_WEB", name="Sidekiq::Web",
+        build=lambda args, **guard: create_app(args.redis_url, poll_interval=args.poll_interval, **guard),
+    )
 
 
 if __name__ == "__main__":

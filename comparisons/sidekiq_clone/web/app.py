@@ -20,8 +20,8 @@ import redis
 from flask import Flask, abort, flash, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from comparisons.sidekiq_clone.web import guard
 from comparisons.sidekiq_clone.web.data import SETS, NotRunnable, SidekiqData, backtrace, parse_key
+from comparisons.webkit.app import ago, dashboard_app, location, redis_client
 
 PAGE = 25
 HISTORY_DAYS = (7, 30, 90, 180)
@@ -46,11 +46,8 @@ def create_app(
     auth: None (open), "user:password" or (user, password). secret_key signs the CSRF tokens
     (random per process when None).
     """
-    app = Flask(__name__)
-    app.config["SESSION_COOKIE_NAME"] = "sidekiq_web_session"
-    credentials = guard.parse_auth(auth) if isinstance(auth, str) or auth is None else auth
-    guard.protect(app, credentials, secret_key, realm="Sidekiq")
-    client = redis.Redis.from_url(redis_url, decode_responses=True, health_check_interval=30)
+    app = dashboard_app(__name__, cookie="sidekiq_web_session", realm="Sidekiq", auth=auth, secret_key=secret_key)
+    client = redis_client(redis_url)
     data = SidekiqData(client)
     app.extensions["sidekiq_data"] = data
     app.jinja_env.globals.update(to_json=lambda v: json.dumps(v, ensure_ascii=False),
@@ -63,7 +60,7 @@ def create_app(
             counts = data.stats()
         except redis.RedisError:
             counts = {}
-        return {"counts": counts, "redis_location": _location(client),
+        return {"counts": counts, "redis_location": location(client),
                 "poll_interval_ms": int(poll_interval * 1000)}
 
     @app.errorhandler(redis.ConnectionError)
@@ -229,20 +226,6 @@ def when(epoch: Any) -> str:
     return datetime.fromtimestamp(float(epoch), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def ago(epoch: Any) -> str:
-    """'12 s ago' / 'in 3 min'."""
-    if not isinstance(epoch, int | float):
-        return ""
-    delta = time.time() - float(epoch)
-    future, delta = delta < 0, abs(delta)
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if delta >= size:
-            text = f"{int(delta // size)} {unit}"
-            break
-    else:
-        text = f"{int(delta)} s"
-    return f"in {text}" if future else f"{text} ago"
-
 
 def _days() -> int:
     try:
@@ -258,9 +241,3 @@ def _start() -> int:
     except ValueError:
         return 0
 
-
-def _location(client: redis.Redis) -> str:
-    kw = client.connection_pool.connection_kwargs
-    if "path" in kw:
-        return f"unix:{kw['path']}/{kw.get('db', 0)}"
-    return f"{kw.get('host', '?')}:{kw.get('port', '?')}/{kw.get('db', 0)}"

@@ -1,0 +1,60 @@
+"""The Flask set-up both dashboards start from: an app guarded by guard.protect, the shared
+blueprint, a Redis client, and the small formatting helpers their pages use."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import redis
+from flask import Flask
+
+from comparisons.webkit import guard
+from comparisons.webkit.blueprint import blueprint
+
+
+def dashboard_app(
+    import_name: str,
+    *,
+    cookie: str,
+    realm: str,
+    auth: str | tuple[str, str] | None,
+    secret_key: str | bytes | None,
+) -> Flask:
+    """A Flask app named `import_name` (its templates/ holds the pages) with its own session
+    cookie, the guard (basic auth from "user:password" or (user, password); None = open) and the
+    shared static files and base template."""
+    app = Flask(import_name, static_folder=None)
+    app.config["SESSION_COOKIE_NAME"] = cookie
+    credentials = guard.parse_auth(auth) if isinstance(auth, str) or auth is None else auth
+    guard.protect(app, credentials, secret_key, realm=realm)
+    app.register_blueprint(blueprint)
+    return app
+
+
+def redis_client(redis_url: str) -> redis.Redis:
+    """The dashboard's connection: str replies, a health check on idle connections."""
+    return redis.Redis.from_url(redis_url, decode_responses=True, health_check_interval=30)
+
+
+def location(client: redis.Redis) -> str:
+    """Where the client points, for the page header: host:port/db or unix:path/db."""
+    kw = client.connection_pool.connection_kwargs
+    if "path" in kw:
+        return f"unix:{kw['path']}/{kw.get('db', 0)}"
+    return f"{kw.get('host', '?')}:{kw.get('port', '?')}/{kw.get('db', 0)}"
+
+
+def ago(epoch: Any) -> str:
+    """'12 s ago' / 'in 3 min'; '' when `epoch` is not a number."""
+    if not isinstance(epoch, int | float):
+        return ""
+    delta = time.time() - float(epoch)
+    future, delta = delta < 0, abs(delta)
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if delta >= size:
+            text = f"{int(delta // size)} {unit}"
+            break
+    else:
+        text = f"{int(delta)} s"
+    return f"in {text}" if future else f"{text} ago"
