@@ -22,7 +22,7 @@ from matplotlib import rc_context
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from reports import metrics
 from reports.run import FLOOR, Run, dig
@@ -508,6 +508,7 @@ def crash(run: Run) -> list[Plot]:
         left = [a + b for a, b in zip(left, vals, strict=True)]
     ax.set_yticks(range(len(rows)), [r[0] for r in rows])
     ax.invert_yaxis()
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("jobs, classified after the recovery window")
     ax.grid(axis="y", visible=False)
     _legend_below(fig, ax, 5)
