@@ -357,7 +357,10 @@ def throughput(run: Run) -> list[Plot]:
         if floor and workload == "noop":  # the floor pops empty jobs: a noop figure
             ax.axhline(floor, color="#555555", linestyle=":", linewidth=1.2, label="bare Redis BRPOP loop")
         ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        lo, hi = ax.get_ylim()
+        if lo > 0 and hi / lo < 100:  # under two decades: label 1-2-5 steps, not one lone decade
+            ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
         ax.yaxis.set_minor_formatter(NullFormatter())
         concs = sorted({int(c["metrics"].get("concurrency") or 1) for c in cells if c["workload"] == workload})
         ax.set_xscale("log", base=2)

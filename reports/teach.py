@@ -78,7 +78,8 @@ def floor(run: Run) -> list[str]:
                          if r["system"] != FLOOR and r["median"] is not None and r["median"] < hop50)
         if not quicker:
             out.append(f"A bare redis-py LPUSH → BRPOP hop on this Redis takes {fmt(hop50, 'us')} at the "
-                       f"median ({fmt(hop99, 'us')} p99): no queue built on Redis can start a job sooner.")
+                       f"median ({fmt(hop99, 'us')} p99): the Redis round trip every queue built on it pays at "
+                       "least once before a job starts.")
         else:
             v, r = quicker[0]
             floor_rows = run.rows("floor", "hop_latency_us.p50")
@@ -277,9 +278,10 @@ def latency(run: Run) -> list[str]:
                 crowd = rate * interval
                 jobs = _median(run, "latency", "latency_us.count", system, config, **first["params"])
                 if jobs and crowd >= jobs:
-                    tail = (f": all {jobs:.0f} jobs of the cell arrived within one sleep and waited for the "
-                            "same wake-up, so where they landed in the cycle sets the delay (half an interval "
-                            "on average only over many wake-ups).")
+                    tail = (f": the cell's {jobs:.0f} jobs arrived over about {metrics.sig(jobs / rate, 2)} s, "
+                            f"less than one {interval:g} s sleep, so they all waited for the same one or two "
+                            "wake-ups; where those fell sets the delay (half an interval on average only over "
+                            "many wake-ups).")
                 elif crowd >= 2:
                     tail = f": about {crowd:.0f} jobs arrive during each sleep and all wait for the same wake-up."
                 else:
@@ -287,8 +289,8 @@ def latency(run: Run) -> list[str]:
                 out.append(f"{who} polls every {interval:g} s and its median start delay is "
                            f"{fmt(p50, 'us')} ({frac * 100:.0f} % of the interval) {at}" + tail)
         elif hop:
-            how = (f" (a blocking pop: the {_option(run, system, config, 'interval'):g} s interval is only "
-                   "its timeout)" if blocking and _option(run, system, config, "interval") else "")
+            how = (f", a blocking pop (its {_option(run, system, config, 'interval'):g} s interval is only the "
+                   "pop's timeout)," if blocking and _option(run, system, config, "interval") else "")
             out.append(f"{who}{how} starts a job {fmt(p50, 'us')} after it is enqueued {at} (p50), "
                        f"{_times(p50 / hop)} the bare Redis hop" + (f"; p99 {fmt(p99, 'us')}." if p99 else "."))
         else:

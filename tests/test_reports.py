@@ -364,6 +364,29 @@ def test_the_polling_lesson_is_not_said_when_the_numbers_do_not_show_it(run_copy
     assert "polls every 0.1 s" in line and "95.0 ms" in line
 
 
+def test_a_blocking_pop_is_not_called_polling(run_copy, tmp_path: Path) -> None:
+    def blocking(d: dict) -> None:  # a blocking pop's interval is its timeout, not a sleep
+        d["systems"]["resque_clone"]["configs"]["default"]["options"].update(blocking=True, interval=1.0)
+
+    page = reports.build(run_copy(blocking), tmp_path / "out")
+    line = next(t for t in teach_lines(dom(page), "latency") if t.startswith("Resque clone"))
+    assert "blocking pop" in line and "timeout" in line
+    assert "polls" not in line and "half an interval" not in line
+
+
+def test_the_floor_is_called_a_bound_only_while_no_queue_beat_it(doc: Node, run_copy, tmp_path: Path) -> None:
+    assert any("pays at least once" in t for t in teach_lines(doc, "floor"))
+
+    def slow_floor(d: dict) -> None:  # a hop slower than some queue's start
+        for r in d["summary"]:
+            if r["scenario"] == "floor" and r["metric"] in ("hop_p50_us", "hop_latency_us.p50"):
+                r["median"] = r["min"] = r["max"] = 50_000
+
+    page = reports.build(run_copy(slow_floor), tmp_path / "out")
+    line = next(t for t in teach_lines(dom(page), "floor") if "hop" in t)
+    assert "started jobs sooner" in line and "not as a bound" in line
+
+
 def test_the_copy_on_write_note_appears_only_where_rss_sums_exceed_pss(doc: Node, data: dict) -> None:
     lines = [t for t in teach_lines(doc, "memory") if t.startswith("Copy-on-write")]
     for system, title in (("resque_clone", "Resque clone"), ("sidekiq_clone", "Sidekiq clone")):
