@@ -136,7 +136,9 @@ def summary(run: Run, variants: bool = False, everything: bool = False) -> list[
                     row.entries[k] = Entry(status=c["status"], reason=c["reason"], unit=row.unit)
     for row in rows.values():
         fpath = metrics.info(row.metric).floor
-        floor = run.floor_value(fpath) if fpath and row.scenario != "floor" else None
+        # The floor pops empty jobs: a multiple of it means something for noop jobs only.
+        comparable = row.scenario != "floor" and (row.scenario != "throughput" or row.workload in ("noop", ""))
+        floor = run.floor_value(fpath) if fpath and comparable else None
         values = [e.median for k, e in row.entries.items()
                   if k[0] != FLOOR and e.status == "ok" and e.median is not None and k in main]
         best = metrics.best_of([float(v) for v in values], row.better) \

@@ -294,6 +294,15 @@ def test_throughput_is_shown_with_its_ratio_to_the_floor_and_to_the_best(doc: No
         assert ("best" in td.classes()) == (r["median"] == best)
 
 
+def test_a_real_workload_is_not_a_multiple_of_the_noop_floor(doc: Node, data: dict) -> None:
+    rows = [r for r in data["summary"] if r["scenario"] == "throughput" and r["metric"] == "throughput_per_s"
+            and r["workload"] == "highlight" and r["config"] == "default"]
+    assert rows
+    for r in rows:
+        td = _summary_cell(doc, r)
+        assert td is not None and "floor" not in td.text
+
+
 def test_an_unsupported_feature_shows_as_unsupported_with_its_reason(doc: Node, data: dict) -> None:
     cell = next(c for c in data["cells"] if c["status"] == "unsupported" and c["scenario"] == "retries")
     tds = [td for td in doc.find("table", id="summary-table").find_all("td", data_system=cell["system"])
