@@ -2,7 +2,8 @@
 
 Workers load this file with `--require tests/resque_jobs.py`. Every job appends one JSON event
 per step to <run_dir>/events.jsonl (one O_APPEND write each, safe across forked children), so a
-test can read what ran, in which order and in which process.
+test can read what ran, in which order and in which process. tests/conftest.py loads it as a
+pytest plugin, so its fixtures (`resque`, `resque_worker`) reach every test without an import.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import psutil
 import pytest
 
+from comparisons.resque_clone import Resque
 from comparisons.resque_clone.hooks import DontPerform, worker_hook
 from comparisons.resque_clone.retry import Retry
 
@@ -260,6 +262,14 @@ class WorkerProcess:
             stop_tree([self.pid], signal.SIGKILL, timeout=5)
         self.proc.wait(timeout=10)
         self.log.close()
+
+
+@pytest.fixture
+def resque(redis_url: str) -> Iterator[Resque]:
+    """A Resque client on the test's clean database; its connection closed afterwards."""
+    client = Resque(redis_url)
+    yield client
+    client.conn.close()
 
 
 @pytest.fixture(name="resque_worker")

@@ -1,6 +1,7 @@
 """Celery through the adapter: pools, the per-job retry policy on autoretry_for, what the broker
 tells about countdown tasks, acks_late after a crash, RabbitMQ when present, and bad input.
-Real `celery worker` processes on the test's Redis; the contract itself is test_contract.py."""
+Real `celery worker` processes on the test's Redis; the contract itself is test_contract.py,
+the bad input it shares with RQ test_adapter_input.py."""
 
 from __future__ import annotations
 
@@ -15,16 +16,13 @@ from typing import Any
 import psutil
 import pytest
 import redis
-import test_contract as contract
 from celery import Task
-from test_contract import Driven, ok_jobs, records, wait_for
+from system_helpers import Driven, ok_jobs, records, wait_for
 
 from comparisons.base import ConfigUnavailable, RetryPolicy
 from comparisons.celery_adapter.adapter import ENV_AMQP_URL, CelerySystem, celery_cli, retry_kwarg
 from comparisons.celery_adapter.app import ENV_BROKER, TASK_NAME, make_app
 from harness.redis_server import free_port
-
-drive = contract.drive  # the contract tests' fixture: a system whose workers stop afterwards
 
 # -- the retry policy on the task -------------------------------------------------------------
 
@@ -235,21 +233,6 @@ def test_the_app_module_without_a_broker_says_how_to_give_one(tmp_path: Path) ->
     assert proc.returncode != 0 and ENV_BROKER in proc.stdout + proc.stderr
 
 
-def test_a_job_for_a_queue_no_worker_consumes_is_refused(drive: Callable[..., Driven]) -> None:
-    d = drive("celery")
-    with pytest.raises(ValueError, match="high, default, low"):
-        d.system.enqueue(d.job("noop", queue="urgent"))
-    assert d.system.pending() == 0
-
-
-def test_a_batch_with_one_bad_queue_is_refused_whole(drive: Callable[..., Driven]) -> None:
-    d = drive("celery")
-    batch = [d.job("noop", delay_s=5), d.job("noop"), d.job("noop", queue="urgent")]
-    with pytest.raises(ValueError, match="urgent"):
-        d.system.enqueue_many(batch)
-    assert d.system.pending() == 0 and d.system.registries().scheduled == []
-
-
 def test_a_garbage_message_stops_the_worker_and_the_jobs_behind_it_wait_for_the_next(
     drive: Callable[..., Driven], workload_factory: Callable[..., Any], run_dir: Path,
     redis_client: redis.Redis,
@@ -269,24 +252,3 @@ def test_a_garbage_message_stops_the_worker_and_the_jobs_behind_it_wait_for_the_
     assert d.system.pending() == 1 and not records(run_dir, job.job_id)
     d.start("noop")
     wait_for(lambda: records(run_dir, job.job_id), 30, "the next worker to run the job")
-
-
-
-def test_workers_reconnect_when_their_redis_connections_drop(
-    drive: Callable[..., Driven], workload_factory: Callable[..., Any], run_dir: Path,
-    redis_client: redis.Redis,
-) -> None:
-    """Redis closes every client connection (as on a restart or a network cut): Celery's
-    consumer reconnects to the broker and takes the next task."""
-    workload_factory("noop")
-    d = drive("celery", "solo")
-    group = d.start("noop")
-    killed = sum(
-        int(redis_client.execute_command("CLIENT", "KILL", "TYPE", kind, "SKIPME", "yes"))
-        for kind in ("normal", "pubsub")
-    )
-    assert killed >= 1, "the workers' connections were not dropped"
-    job = d.job("noop")
-    d.system.enqueue(job)
-    wait_for(lambda: records(run_dir, job.job_id), 60, "the job after the connections dropped")
-    assert group.processes[0].poll() is None

@@ -11,13 +11,13 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
+from system_helpers import Driven, ok_jobs, records, wait_for
 
 from comparisons.base import (
     SYSTEMS,
@@ -25,7 +25,6 @@ from comparisons.base import (
     JobSpec,
     NotSupported,
     RetryPolicy,
-    System,
     SystemUnavailable,
     UnknownConfig,
     UnknownSystem,
@@ -33,32 +32,9 @@ from comparisons.base import (
     get_system,
     resolve,
 )
-from harness import probe
 from workloads.base import UnknownWorkload
 
-# -- helpers shared with the adapter tests ----------------------------------------------------
-
-
-def wait_for(check: Callable[[], Any], timeout: float, what: str, every: float = 0.05) -> Any:
-    """Poll `check` until it returns something truthy; fail the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(every)
-
-
-def records(run_dir: Path, job_id: str | None = None) -> list[dict[str, Any]]:
-    """Probe records (of one job, if given), in start order."""
-    got = [r for r in probe.read_records(run_dir) if job_id is None or r["job"] == job_id]
-    return sorted(got, key=lambda r: r["start"])
-
-
-def ok_jobs(run_dir: Path) -> set[str]:
-    return {r["job"] for r in probe.read_records(run_dir) if r["outcome"] == "ok"}
+# -- helpers ------------------------------------------------------------------------------------
 
 
 def live(pids: set[int]) -> set[int]:
@@ -84,48 +60,6 @@ def whole_tree(group: WorkerGroup) -> set[int]:
         except psutil.NoSuchProcess:
             pass
     return pids
-
-
-@dataclass
-class Driven:
-    """A system under test and the worker groups it started (stopped at teardown)."""
-
-    system: System
-    groups: list[WorkerGroup] = field(default_factory=list)
-
-    def start(self, workload: str) -> WorkerGroup:
-        group = self.system.start(workload)
-        self.groups.append(group)
-        return group
-
-    def job(self, workload: str, args: list[Any] | None = None, **kw: Any) -> JobSpec:
-        return JobSpec(JobSpec.new_id(), workload, list(args or []), **kw)
-
-
-@pytest.fixture
-def drive(redis_url: str, run_dir: Path) -> Iterator[Callable[..., Driven]]:
-    """drive(name, config="default") -> a Driven system on the test's Redis and run directory;
-    skips when the system or config is unavailable here; stops every worker afterwards."""
-    made: list[Driven] = []
-
-    def make(name: str, config: str = "default") -> Driven:
-        try:
-            cls, cfg = resolve(name, config)
-            cls.check_config(cfg)
-            driven = Driven(cls(redis_url, run_dir, cfg))
-        except (SystemUnavailable, ConfigUnavailable) as exc:
-            print(f"skipped: {exc}")
-            pytest.skip(str(exc))
-        made.append(driven)
-        return driven
-
-    yield make
-    for driven in made:
-        try:
-            for group in driven.groups:
-                driven.system.stop(group, graceful=False)
-        finally:
-            driven.system.close()
 
 
 def enqueue_where_accepted(drive: Callable[..., Driven], name: str, job: JobSpec) -> Driven:

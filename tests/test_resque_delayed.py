@@ -6,24 +6,15 @@ import json
 import signal
 import time
 
-import pytest
 from resque_jobs import (
     DelayedRetry,
     Echo,
     FlakyRetry,
     events,
-    resque_worker_fixture,  # noqa: F401 - provides the resque_worker fixture
     wait_for,
 )
 
-from comparisons.resque_clone import Resque, scheduler
-
-
-@pytest.fixture
-def resque(redis_url):
-    client = Resque(redis_url)
-    yield client
-    client.conn.close()
+from comparisons.resque_clone import scheduler
 
 
 def test_scheduler_moves_only_due_items_to_their_queues(resque, redis_client):

@@ -14,18 +14,10 @@ from resque_jobs import (
     Boom,
     Sleeper,
     events,
-    resque_worker_fixture,  # noqa: F401 - provides the resque_worker fixture
     wait_for,
 )
 
-from comparisons.resque_clone import Resque, admin, keys
-
-
-@pytest.fixture
-def resque(redis_url):
-    client = Resque(redis_url)
-    yield client
-    client.conn.close()
+from comparisons.resque_clone import admin, keys
 
 
 @pytest.fixture

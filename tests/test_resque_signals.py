@@ -12,23 +12,15 @@ from resque_jobs import (
     Echo,
     Sleeper,
     events,
-    resque_worker_fixture,  # noqa: F401 - provides the resque_worker fixture
     wait_for,
 )
 
-from comparisons.resque_clone import Resque, procline
+from comparisons.resque_clone import procline
 from comparisons.resque_clone.keys import VERSION
 
 full_title = pytest.mark.skipif(
     procline.METHOD != "setproctitle",
     reason="setproctitle is not installed: only the 15-byte kernel name is set (prctl)")
-
-
-@pytest.fixture
-def resque(redis_url):
-    client = Resque(redis_url)
-    yield client
-    client.conn.close()
 
 
 def started(run_dir, tag):

@@ -14,20 +14,11 @@ from resque_jobs import (
     Guarded,
     Renamed,
     Sleeper,
-    resque_worker_fixture,  # noqa: F401 - provides the resque_worker fixture
     wait_for,
 )
 
-from comparisons.resque_clone import Resque
 from comparisons.resque_clone.keys import Keys, NonJsonArgument, retry_identifier
 from comparisons.resque_clone.registry import class_name
-
-
-@pytest.fixture
-def resque(redis_url):
-    client = Resque(redis_url)
-    yield client
-    client.conn.close()
 
 
 def test_enqueue_is_sadd_queues_and_rpush_of_compact_json(resque, redis_client):

@@ -17,19 +17,11 @@ from resque_jobs import (
     Hooked,
     Skipper,
     events,
-    resque_worker_fixture,  # noqa: F401 - provides the resque_worker fixture
     wait_for,
 )
 
 from comparisons.resque_clone import Resque
 from harness.redis_server import EmbeddedRedis
-
-
-@pytest.fixture
-def resque(redis_url):
-    client = Resque(redis_url)
-    yield client
-    client.conn.close()
 
 
 def drain(resque_worker, *args, env=None):

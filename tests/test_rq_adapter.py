@@ -1,5 +1,6 @@
 """RQ through the adapter: its worker classes, Retry and scheduler mapping, registries and bad
-input. Real `rq worker` processes on the test's Redis; the contract itself is test_contract.py."""
+input. Real `rq worker` processes on the test's Redis; the contract itself is test_contract.py,
+the bad input it shares with Celery test_adapter_input.py."""
 
 from __future__ import annotations
 
@@ -11,15 +12,12 @@ from typing import Any
 import psutil
 import pytest
 import redis
-import test_contract as contract
 from rq import Worker
 from rq.registry import ScheduledJobRegistry
-from test_contract import Driven, ok_jobs, records, wait_for
+from system_helpers import Driven, ok_jobs, records, wait_for
 
 from comparisons.base import JobSpec, NotSupported, RetryPolicy
 from comparisons.rq_adapter.adapter import RQSystem, rq_retry
-
-drive = contract.drive  # the contract tests' fixture: a system whose workers stop afterwards
 
 # -- the retry policy as RQ's Retry -----------------------------------------------------------
 
@@ -222,21 +220,6 @@ def test_an_unknown_scheduler_mode_is_refused(redis_url: str, run_dir: Path) -> 
 # -- bad input --------------------------------------------------------------------------------
 
 
-def test_a_job_for_a_queue_no_worker_reads_is_refused(drive: Callable[..., Driven]) -> None:
-    d = drive("rq")
-    with pytest.raises(ValueError, match="high, default, low"):
-        d.system.enqueue(d.job("noop", queue="urgent"))
-    assert d.system.pending() == 0
-
-
-def test_a_batch_with_one_bad_queue_is_refused_whole(drive: Callable[..., Driven]) -> None:
-    d = drive("rq")
-    batch = [d.job("noop", delay_s=5), d.job("noop"), d.job("noop", queue="urgent")]
-    with pytest.raises(ValueError, match="urgent"):
-        d.system.enqueue_many(batch)
-    assert d.system.pending() == 0 and d.system.registries().scheduled == []
-
-
 def test_a_job_naming_an_unknown_workload_fails_and_says_which_exist(
     drive: Callable[..., Driven], workload_factory: Callable[..., Any], run_dir: Path
 ) -> None:
@@ -262,25 +245,4 @@ def test_a_garbage_entry_in_the_queue_does_not_stop_the_worker(
     d.system.enqueue(job)
     group = d.start("noop")
     wait_for(lambda: records(run_dir, job.job_id), 30, "the job after the garbage entry")
-    assert group.processes[0].poll() is None
-
-
-
-def test_workers_reconnect_when_their_redis_connections_drop(
-    drive: Callable[..., Driven], workload_factory: Callable[..., Any], run_dir: Path,
-    redis_client: redis.Redis,
-) -> None:
-    """Redis closes every client connection (as on a restart or a network cut): RQ's worker
-    reconnects and takes the next job."""
-    workload_factory("noop")
-    d = drive("rq", "simple")
-    group = d.start("noop")
-    killed = sum(
-        int(redis_client.execute_command("CLIENT", "KILL", "TYPE", kind, "SKIPME", "yes"))
-        for kind in ("normal", "pubsub")
-    )
-    assert killed >= 1, "the workers' connections were not dropped"
-    job = d.job("noop")
-    d.system.enqueue(job)
-    wait_for(lambda: records(run_dir, job.job_id), 60, "the job after the connections dropped")
     assert group.processes[0].poll() is None

@@ -4,32 +4,16 @@ recovery after a crash, the RetryPolicy mapping, and PygmentsWorker doing the re
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+from system_helpers import records, wait_for
 
 from comparisons.base import JobSpec, RetryPolicy, WorkerGroup
 from comparisons.sidekiq_clone.adapter import SidekiqCloneSystem
-from harness import probe
-
-
-def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
-
-
-def records(run_dir: Path) -> list[dict[str, Any]]:
-    return sorted(probe.read_records(run_dir), key=lambda r: r["start"])
 
 
 @pytest.fixture

@@ -13,14 +13,12 @@ from typing import Any
 
 import pytest
 import redis
-from test_web_support import AUTH, ROOT, shot, stop, wait_for
+from web_support import AUTH, ROOT, shot, stop, wait_for
 
 if str(ROOT) not in sys.path:  # the example app lives in the checkout, not in the installed package
     sys.path.insert(0, str(ROOT))
 
 from examples.snippets_app.app import create_app  # noqa: E402
-
-pytest_plugins = ["test_web_support"]  # chromium, browser_page, serve_wsgi, processes
 
 CODE = 'def greet(name):\n    return f"<b>hello {name}</b>"  # <script>window.__pwned = 1</script>\n'
 
@@ -81,7 +79,7 @@ def wait_highlighted(page: Any, proc: Any = None, timeout_ms: int = 30_000) -> N
         page.wait_for_selector("#code .highlight", timeout=timeout_ms)
     except Exception:
         if proc is not None:
-            from test_web_support import log_of
+            from web_support import log_of
 
             pytest.fail(f"never highlighted; worker log:\n{log_of(proc)[-3000:]}")
         raise
@@ -193,7 +191,7 @@ def test_a_form_post_without_the_csrf_token_is_refused(app_url: Any, browser_pag
 def test_the_command_line_serves_the_app(redis_url: str, db: Path, processes: Any) -> None:
     proc = processes([sys.executable, "-m", "examples.snippets_app", "--backend", "rq",
                       "--redis-url", redis_url, "--port", "0", "--dashboard-auth", "admin:pw"], name="app")
-    from test_web_support import log_of
+    from web_support import log_of
 
     line = wait_for(lambda: re.search(r"http://127\.0\.0\.1:(\d+)/", log_of(proc)), what="the URL", proc=proc)
     import urllib.request

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from test_web_support import ROOT
+from web_support import ROOT
 
 ONE_BROWSER_TEST = "tests/test_web_resque.py::test_auth_is_required_when_set"
 

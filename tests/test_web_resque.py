@@ -11,12 +11,9 @@ from typing import Any
 
 import pytest
 import redis
-from test_web_support import AUTH, ROOT, shot, wait_for
-from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from web_support import AUTH, ROOT, get_with_basic_auth, host_app, served_url, shot, wait_for
 
 from comparisons.resque_clone.web import create_app
-
-pytest_plugins = ["test_web_support"]  # chromium, browser_page, serve_wsgi, processes
 
 XSS = "<script>window.__pwned = 1</script>"
 JOB_FILE = '''
@@ -43,14 +40,6 @@ def drain(redis_url: str, *extra: str) -> None:
          "--queue", "*", "--interval", "0", *extra],
         cwd=ROOT, check=True, capture_output=True, timeout=60,
     )
-
-
-@pytest.fixture
-def dashboard(redis_url: str, serve_wsgi: Any) -> Any:
-    def make(**options: Any) -> str:
-        return serve_wsgi(create_app(redis_url, **options))
-
-    return make
 
 
 @pytest.fixture
@@ -262,12 +251,8 @@ def test_no_state_changes_on_get(failed_job: None, dashboard: Any, browser_page:
 
 
 def test_mounted_under_a_prefix(redis_url: str, failed_job: None, serve_wsgi: Any, browser_page: Any) -> None:
-    from flask import Flask
 
-    host = Flask("host")
-    host.get("/")(lambda: "the host app")
-    host.wsgi_app = DispatcherMiddleware(host.wsgi_app, {"/resque": create_app(redis_url)})  # type: ignore[method-assign]
-    base = serve_wsgi(host)
+    base = serve_wsgi(host_app("/resque", create_app(redis_url)))
     page = browser_page()
     page.goto(base + "/")
     assert page.inner_text("body") == "the host app"
@@ -317,23 +302,9 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 
 def test_cli_serves_on_127_0_0_1_with_auth_from_the_environment(redis_url: str, processes: Any) -> None:
-    import base64
-    import re
-    import urllib.error
-    import urllib.request
-
-    from test_web_support import log_of
-
     proc = processes([sys.executable, "-m", "comparisons.resque_clone", "web", "--redis-url", redis_url,
                       "--port", "0"], env={"RESQUE_WEB_AUTH": "ops:pw"}, name="resque-web")
-    url = wait_for(lambda: re.search(r"http://127\.0\.0\.1:\d+/", log_of(proc)), what="the URL", proc=proc).group(0)
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(url + "overview")
-    assert refused.value.code == 401
-    request = urllib.request.Request(url + "overview",
-                                     headers={"Authorization": "Basic " + base64.b64encode(b"ops:pw").decode()})
-    with urllib.request.urlopen(request) as response:
-        assert response.status == 200 and b"Overview" in response.read()
+    assert b"Overview" in get_with_basic_auth(served_url(proc) + "overview", "ops", "pw")
 
 
 def test_cli_errors_are_clear() -> None:

@@ -12,13 +12,19 @@ from typing import Any
 
 import pytest
 import redis
-from test_web_support import AUTH, log_of, shot, stop, wait_for
-from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from web_support import (
+    AUTH,
+    get_with_basic_auth,
+    host_app,
+    log_of,
+    served_url,
+    shot,
+    stop,
+    wait_for,
+)
 
 from comparisons.sidekiq_clone.client import Client
 from comparisons.sidekiq_clone.web import create_app
-
-pytest_plugins = ["test_web_support"]  # chromium, browser_page, serve_wsgi, processes
 
 XSS = "<script>window.__pwned = 1</script>"
 JOBS = '''
@@ -33,14 +39,6 @@ class Slow(Worker):
     def perform(self, seconds):
         time.sleep(seconds)
 '''
-
-
-@pytest.fixture
-def dashboard(redis_url: str, serve_wsgi: Any) -> Any:
-    def make(**options: Any) -> str:
-        return serve_wsgi(create_app(redis_url, **options))
-
-    return make
 
 
 @pytest.fixture
@@ -306,13 +304,9 @@ def test_no_state_changes_on_get(dashboard: Any, browser_page: Any, redis_client
 
 def test_mounted_under_a_prefix(redis_url: str, serve_wsgi: Any, browser_page: Any,
                                 redis_client: redis.Redis) -> None:
-    from flask import Flask
 
     zadd(redis_client, "retry", failed("9" * 24), time.time() + 60)
-    host = Flask("host")
-    host.get("/")(lambda: "the host app")
-    host.wsgi_app = DispatcherMiddleware(host.wsgi_app, {"/sidekiq": create_app(redis_url)})  # type: ignore[method-assign]
-    base = serve_wsgi(host)
+    base = serve_wsgi(host_app("/sidekiq", create_app(redis_url)))
     page = browser_page()
     page.goto(base + "/sidekiq/")
     page.click("nav >> text=Retries")
@@ -411,23 +405,13 @@ def test_unknown_keys_and_actions_are_refused(dashboard: Any, browser_page: Any,
 
 
 def test_cli_serves_with_auth_and_reports_errors(redis_url: str, processes: Any) -> None:
-    import base64
     import os
-    import re
     import subprocess
-    import urllib.error
-    import urllib.request
 
     proc = processes([sys.executable, "-m", "comparisons.sidekiq_clone", "web", "--redis-url", redis_url,
                       "--port", "0", "--auth", "ops:pw"], name="sidekiq-web")
-    url = wait_for(lambda: re.search(r"http://127\.0\.0\.1:\d+/", log_of(proc)), what="the URL", proc=proc).group(0)
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(url + "stats")
-    assert refused.value.code == 401
-    request = urllib.request.Request(url + "stats",
-                                     headers={"Authorization": "Basic " + base64.b64encode(b"ops:pw").decode()})
-    with urllib.request.urlopen(request) as response:
-        assert json.loads(response.read())["sidekiq"]["processed"] == 0
+    body = get_with_basic_auth(served_url(proc) + "stats", "ops", "pw")
+    assert json.loads(body)["sidekiq"]["processed"] == 0
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     run = subprocess.run([sys.executable, "-m", "comparisons.sidekiq_clone", "web"], capture_output=True,
                          text=True, timeout=30, env=env, cwd=Path(__file__).resolve().parent.parent)

@@ -1,5 +1,6 @@
-"""Shared pieces of the browser tests (no tests here): a real headless Chromium through
-Playwright, WSGI apps served on a free 127.0.0.1 port, real worker processes, screenshots.
+"""Shared pieces of the browser tests (a helper module and pytest plugin, no tests here): a real
+headless Chromium through Playwright, WSGI apps served on a free 127.0.0.1 port, a dashboard
+served or mounted in a host app, real worker processes, screenshots.
 
 Chromium is Debian's /usr/bin/chromium (never a downloaded browser). When it or Playwright is
 missing the browser tests skip with the reason, except under CI=true, where they fail.
@@ -111,6 +112,30 @@ def serve_wsgi() -> Iterator[Callable[[Any], str]]:
 
 
 @pytest.fixture
+def dashboard(request: pytest.FixtureRequest, redis_url: str, serve_wsgi: Callable[[Any], str]) -> Callable[..., str]:
+    """make(**options) -> the base URL of the test module's `create_app(redis_url, **options)`,
+    served on the test's Redis."""
+    create_app = request.module.create_app
+
+    def make(**options: Any) -> str:
+        return serve_wsgi(create_app(redis_url, **options))
+
+    return make
+
+
+def host_app(prefix: str, dashboard_app: Any) -> Any:
+    """A host Flask app answering "the host app" at / with `dashboard_app` mounted at `prefix`,
+    the way a user mounts a dashboard in their own site."""
+    from flask import Flask
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    host = Flask("host")
+    host.get("/")(lambda: "the host app")
+    host.wsgi_app = DispatcherMiddleware(host.wsgi_app, {prefix: dashboard_app})  # type: ignore[method-assign]
+    return host
+
+
+@pytest.fixture
 def processes(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     """start(argv, env=None, name=...) -> a real process (cwd: the checkout; log in tmp_path);
     every one is stopped at teardown (TERM, then KILL of its whole tree)."""
@@ -167,3 +192,28 @@ def wait_for(check: Callable[[], Any], timeout: float = 20, what: str = "conditi
             extra = f"\nlog:\n{log_of(proc)[-3000:]}" if proc is not None else ""
             pytest.fail(f"timed out after {timeout} s waiting for {what}{extra}")
         time.sleep(0.1)
+
+
+def served_url(proc: subprocess.Popen[bytes]) -> str:
+    """The http://127.0.0.1:PORT/ a server process printed at start."""
+    import re
+
+    found = wait_for(lambda: re.search(r"http://127\.0\.0\.1:\d+/", log_of(proc)), what="the URL", proc=proc)
+    return str(found.group(0))
+
+
+def get_with_basic_auth(url: str, user: str, password: str) -> bytes:
+    """Check that `url` refuses a request without credentials (401); return the body it
+    answers (200) with `user` and `password`."""
+    import base64
+    import urllib.error
+    import urllib.request
+
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url)
+    assert refused.value.code == 401
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    with urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": "Basic " + token})) as response:
+        assert response.status == 200
+        return bytes(response.read())
+
