@@ -7,8 +7,11 @@ a process and all its descendants (found with psutil), waits, then SIGKILLs what
 from __future__ import annotations
 
 import ctypes
+import shutil
 import signal
+import sys
 import time
+from pathlib import Path
 
 import psutil
 
@@ -79,3 +82,14 @@ def alive(pids: list[int]) -> list[int]:
             except psutil.NoSuchProcess:
                 pass
     return out
+
+
+def console_script(name: str) -> str:
+    """The console script `name` installed with this Python (not whatever is first on PATH)."""
+    beside = Path(sys.executable).with_name(name)
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    if not found:
+        raise FileNotFoundError(f"the `{name}` command is not installed: pip install {name}")
+    return found

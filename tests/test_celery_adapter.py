@@ -20,8 +20,9 @@ from celery import Task
 from system_helpers import Driven, ok_jobs, records, wait_for
 
 from comparisons.base import ConfigUnavailable, RetryPolicy
-from comparisons.celery_adapter.adapter import ENV_AMQP_URL, CelerySystem, celery_cli, retry_kwarg
+from comparisons.celery_adapter.adapter import ENV_AMQP_URL, CelerySystem, retry_kwarg
 from comparisons.celery_adapter.app import ENV_BROKER, TASK_NAME, make_app
+from harness.procs import console_script
 from harness.redis_server import free_port
 
 # -- the retry policy on the task -------------------------------------------------------------
@@ -227,7 +228,7 @@ def test_an_unreachable_amqp_broker_makes_the_config_unavailable_with_the_reason
 def test_the_app_module_without_a_broker_says_how_to_give_one(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != ENV_BROKER}
     proc = subprocess.run(
-        [celery_cli(), "-A", "comparisons.celery_adapter.app", "worker"],
+        [console_script("celery"), "-A", "comparisons.celery_adapter.app", "worker"],
         capture_output=True, text=True, env=env, timeout=60, cwd=tmp_path,
     )
     assert proc.returncode != 0 and ENV_BROKER in proc.stdout + proc.stderr

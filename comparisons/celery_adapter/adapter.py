@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import sys
 import time
 import uuid
 from collections.abc import Iterable
@@ -50,6 +48,7 @@ from comparisons.base import (
 )
 from comparisons.celery_adapter import messages
 from comparisons.celery_adapter.app import ENV_BROKER, ENV_OPTIONS, READY_DIR, TASK_NAME, make_app
+from harness.procs import console_script
 from workloads import registry as workload_registry
 
 QUEUES = ("high", "default", "low")
@@ -75,17 +74,6 @@ def retry_kwarg(policy: RetryPolicy | None) -> dict[str, Any] | None:
         return None
     return {"max_retries": policy.max_retries, "delay_s": policy.delay_s,
             "backoff": policy.backoff}
-
-
-def celery_cli() -> str:
-    """The `celery` console script of this Python (not whatever is first on PATH)."""
-    beside = Path(sys.executable).with_name("celery")
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("celery")
-    if not found:
-        raise FileNotFoundError("the `celery` command is not installed: pip install celery")
-    return found
 
 
 class CelerySystem(System):
@@ -147,7 +135,7 @@ class CelerySystem(System):
         tag = uuid.uuid4().hex[:8]
         processes = []
         for i in range(self.config.processes):
-            argv = [celery_cli(), "-A", "comparisons.celery_adapter.app", "worker",
+            argv = [console_script("celery"), "-A", "comparisons.celery_adapter.app", "worker",
                     "--pool", options["pool"], "--concurrency", str(self.config.concurrency),
                     "--queues", ",".join(self.queue_names.values()),
                     "--hostname", f"qb-{tag}-{i}@%h", "--loglevel", options["loglevel"]]

@@ -33,8 +33,6 @@ Mapping of the contract onto RQ's own features:
 from __future__ import annotations
 
 import math
-import shutil
-import sys
 import time
 import uuid
 from collections import defaultdict
@@ -59,6 +57,7 @@ from comparisons.base import (
 )
 from comparisons.rq_adapter.jobs import META_RETRY_MAX
 from comparisons.rq_adapter.preload import ENV_WORKLOAD
+from harness.procs import console_script
 from workloads import registry as workload_registry
 
 JOB_FUNC = "comparisons.rq_adapter.jobs.run"
@@ -90,17 +89,6 @@ def needs_scheduler(job: JobSpec) -> bool:
 def due_at(delay_s: float) -> datetime:
     """Now + delay, rounded up to a whole second (RQ's scheduler compares whole seconds)."""
     return datetime.fromtimestamp(math.ceil(time.time() + delay_s), tz=UTC)
-
-
-def rq_cli() -> str:
-    """The `rq` console script of this Python (not whatever is first on PATH)."""
-    beside = Path(sys.executable).with_name("rq")
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("rq")
-    if not found:
-        raise FileNotFoundError("the `rq` command is not installed: pip install rq")
-    return found
 
 
 class RQSystem(System):
@@ -139,7 +127,7 @@ class RQSystem(System):
         names = [f"qb-rq-{uuid.uuid4().hex[:8]}-{i}" for i in range(self.config.processes)]
         processes = []
         for i, name in enumerate(names):
-            argv = [rq_cli(), "worker", "--url", self.redis_url, "--name", name,
+            argv = [console_script("rq"), "worker", "--url", self.redis_url, "--name", name,
                     "--worker-class", options["worker_class"],
                     "--logging_level", options.get("logging_level", "WARNING")]
             if with_scheduler:
