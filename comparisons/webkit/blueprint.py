@@ -1,6 +1,7 @@
 """The dashboards' shared files as a Flask blueprint: static/dashboard.css and dashboard.js at
-/static/..., and templates/webkit_base.html, the page frame that each dashboard's layout.html
-extends (head, coloured bar, tab row, flash messages, body)."""
+/static/..., templates/webkit_macros.html (args, csrf, post) and templates/webkit_base.html, the
+page frame that each dashboard's layout.html extends (head, coloured bar, tab row, flash
+messages, body)."""
 
 from __future__ import annotations
 
