@@ -5,8 +5,12 @@ before the run (constant gaps, or Poisson: exponential gaps), each job carries i
 arrival time in JobSpec.planned_ns, and a producer that falls behind sends late without moving
 the plan, so the wait it caused is charged to the system. The schedule is normalised so its span
 is exactly (n-1)/rate: the achieved rate matches the target, and a Poisson schedule keeps its
-coefficient of variation (scaling every gap by one constant does not change it). Every loop is
-bounded by the job count and a deadline.
+coefficient of variation (scaling every gap by one constant does not change it).
+Sparse for a polling worker (interval I) means more than I apart at random phases: a worker
+restarts its sleep after each job, so only then does a job wait I/2 on average.
+`polling_schedule` gives gaps of I + U(0, I) (the first arrival at U(0, I)), which makes every
+arrival's phase in the worker's sleep uniform. Every loop is bounded by the job count and a
+deadline.
 """
 
 from __future__ import annotations
@@ -43,6 +47,28 @@ def schedule(rate: float, n: int, arrivals: Arrivals = "poisson", seed: int = 1,
         t += gap * scale
         times.append(start_ns + int(t * 1e9))
     return times
+
+
+def polling_schedule(interval: float, n: int, seed: int = 1, start_ns: int = 0) -> list[int]:
+    """n arrival times (ns) sparse for a worker polling every `interval` s: the first at
+    start_ns + U(0, interval), then gaps of interval + U(0, interval), so each job finds the
+    worker asleep at a uniformly random point of its sleep (mean wait interval / 2)."""
+    if interval <= 0 or n <= 0:
+        raise ValueError(f"a polling schedule needs interval > 0 and n > 0 (got {interval}, {n})")
+    rng = random.Random(seed)
+    t = rng.uniform(0, interval)
+    times = [start_ns + int(t * 1e9)]
+    for _ in range(n - 1):
+        t += interval + rng.uniform(0, interval)
+        times.append(start_ns + int(t * 1e9))
+    return times
+
+
+def plan_rate(plan: Sequence[int]) -> float | None:
+    """The arrival rate a plan offers (jobs/s over its span), None below two arrivals."""
+    if len(plan) < 2 or plan[-1] == plan[0]:
+        return None
+    return (len(plan) - 1) / ((plan[-1] - plan[0]) / 1e9)
 
 
 @dataclass
@@ -105,11 +131,25 @@ def paced(
 ) -> ProducerStats:
     """Send each job at its planned time (open loop). Stops at the end of the jobs, at the
     deadline (default: twice the planned span plus 10 s), or when should_stop() says so."""
+    return send_on_plan(send, jobs, schedule(rate, len(jobs), arrivals, seed), rate,
+                        deadline_s, should_stop, lead_s)
+
+
+def send_on_plan(
+    send: Callable[[JobSpec], None],
+    jobs: Sequence[JobSpec],
+    offsets_ns: Sequence[int],
+    target_rate: float | None,
+    deadline_s: float | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+    lead_s: float = 0.05,
+) -> ProducerStats:
+    """Send job i at now + lead_s + offsets_ns[i] (open loop; a late send keeps its plan)."""
     start = time.time_ns() + int(lead_s * 1e9)
-    plan = schedule(rate, len(jobs), arrivals, seed, start)
-    span_s = (plan[-1] - plan[0]) / 1e9
+    plan = [start + int(o) for o in offsets_ns]
+    span_s = (plan[-1] - start) / 1e9 if plan else 0.0
     limit = time.monotonic() + (deadline_s if deadline_s is not None else 2 * span_s + 10 + lead_s)
-    stats = ProducerStats(target_rate=rate)
+    stats = ProducerStats(target_rate=target_rate)
     for job, planned in zip(jobs, plan, strict=True):
         while True:
             wait = (planned - time.time_ns()) / 1e9

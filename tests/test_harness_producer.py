@@ -36,6 +36,22 @@ def test_poisson_schedule_is_reproducible_by_seed() -> None:
     assert producer.schedule(50.0, 100, seed=7) != producer.schedule(50.0, 100, seed=8)
 
 
+def test_polling_schedule_is_sparse_for_the_worker_at_random_phases() -> None:
+    """Sparse for a worker polling every I: each gap longer than I (it restarts its sleep after a
+    job), I + U(0, I), so arrival phases in its sleep are uniform; the first at U(0, I)."""
+    interval = 0.5
+    plan = producer.polling_schedule(interval, 400, seed=5, start_ns=1000)
+    assert 1000 <= plan[0] <= 1000 + interval * 1e9
+    gaps = [(b - a) / 1e9 for a, b in zip(plan, plan[1:], strict=False)]
+    assert all(interval <= g <= 2 * interval + 1e-9 for g in gaps)
+    assert statistics.mean(gaps) == pytest.approx(1.5 * interval, rel=0.05)
+    phases = [(g - interval) / interval for g in gaps]  # where each lands in the next sleep
+    assert statistics.mean(phases) == pytest.approx(0.5, abs=0.05)
+    assert max(phases) > 0.9 and min(phases) < 0.1
+    assert producer.polling_schedule(interval, 10, seed=5) == producer.polling_schedule(interval, 10, seed=5)
+    assert producer.plan_rate(plan) == pytest.approx(1 / (1.5 * interval), rel=0.05)
+
+
 @pytest.mark.parametrize(("rate", "n", "arrivals"), [(0, 10, "poisson"), (10, 0, "poisson"),
                                                       (10, 10, "bursty")])
 def test_bad_schedule_arguments_are_rejected(rate: float, n: int, arrivals: str) -> None:

@@ -70,6 +70,9 @@ def test_a_run_writes_cells_raw_records_and_a_summary(tmp_path: Path, redis_url:
     assert len(results.read_raw(path, tp.to_json())) == 55  # warm-up included in a burst's raw
     latency = [c for c in run.cells if c.scenario == "latency"]
     assert [c.params["load"] for c in latency] == ["idle", "50%"]
+    # a blocking fetch has no sleep to be sparse against: plain Poisson at the idle rate
+    assert latency[0].params["arrivals"] == "poisson" and latency[0].params["rate"] == 10.0
+    assert "poll_interval_s" not in latency[0].params
     half = 0.5 * tp.metrics["throughput_per_s"]
     assert latency[1].params["rate"] == pytest.approx(min(half, 3000.0), rel=0.01)  # capped
     assert latency[1].params.get("capped_from", half) == pytest.approx(half, rel=0.01)
@@ -110,17 +113,41 @@ def test_results_read_back_as_written(tmp_path: Path, redis_url: str) -> None:
 
 
 def test_polling_worker_starts_sparse_jobs_half_an_interval_late(tmp_path: Path, redis_url: str) -> None:
-    """The known answer: interval I, sparse arrivals -> mean enqueue-to-start ~ I/2, p99 ~ I."""
+    """The known answer: interval I, sparse arrivals -> mean enqueue-to-start ~ I/2, p99 ~ I.
+    Sparse is relative to I: the idle rate (20/s, 50 ms apart) would not be for I = 0.1 s, so
+    the idle step spaces the arrivals I + U(0, I) apart instead and records that it did."""
     profile = Profile("poll", 1, {**TINY.scenarios, "latency": ScenarioPlan(
-        {"idle_rate": 8.0, "fractions": [], "duration_s": 5.0, "min_jobs": 40, "warmup": 2})})
+        {"idle_rate": 20.0, "fractions": [], "duration_s": 2.0, "min_jobs": 40, "warmup": 2,
+         "idle_poll_jobs": 40, "idle_poll_span_s": 30.0})})
     opts = options(tmp_path, redis_url, scenarios=["latency"], configs=["poll-0.1"])
     opts.profile = profile
-    run, _ = runner.execute(opts)
+    run, path = runner.execute(opts)
     (cell,) = run.cells
+    assert cell.params["arrivals"] == "interval+uniform" and cell.params["poll_interval_s"] == 0.1
+    assert cell.params["gap_s"] == [0.1, 0.2]
+    planned = sorted(r["planned"] for r in results.read_raw(path, cell.to_json())
+                     if not str(r["job"]).startswith("warm-"))
+    assert len(planned) == 40
+    assert min(b - a for a, b in zip(planned, planned[1:], strict=False)) >= 0.1e9
     h = cell.metrics["latency_us"]
     assert h["count"] == 40
     assert h["mean"] == pytest.approx(50_000, abs=15_000)
     assert 70_000 <= h["p99"] <= 140_000
+
+
+def test_the_idle_step_is_bounded_in_time_for_a_slow_poller(tmp_path: Path, redis_url: str) -> None:
+    """idle_poll_span_s caps the idle jobs of a slow poller: 0.5 s interval, 2 s -> 1 + 2 jobs."""
+    profile = Profile("poll", 1, {**TINY.scenarios, "latency": ScenarioPlan(
+        {"idle_rate": 20.0, "fractions": [], "min_jobs": 40, "warmup": 1,
+         "idle_poll_jobs": 40, "idle_poll_span_s": 2.0})})
+    opts = options(tmp_path, redis_url, scenarios=["latency"], configs=["poll-0.5"])
+    opts.profile = profile
+    run, _ = runner.execute(opts)
+    (cell,) = run.cells
+    assert cell.status == "ok", cell.reason
+    assert cell.params["n"] == 3 and cell.metrics["latency_us"]["count"] == 3
+    assert cell.metrics["offered_rate"] <= 1 / 0.5  # gaps of at least the interval
+    assert cell.metrics["latency_us"]["max"] <= 0.5e6 + 100_000
 
 
 def test_unknown_names_are_rejected_before_anything_starts(tmp_path: Path, redis_url: str) -> None:

@@ -1,6 +1,6 @@
 """The harness against the real adapters (each test skips, with the reason, when its system's
 adapter is unavailable): Sidekiq-style retry delays within their bounds, the polling answer on
-the Resque clone, and `queuebench run` interrupted with Ctrl-C."""
+the Resque clone, delayed jobs spread over the scheduler's phase, and `queuebench run` interrupted with Ctrl-C."""
 
 from __future__ import annotations
 
@@ -61,14 +61,43 @@ def test_resque_clone_polling_answer(tmp_path: Path, redis_url: str) -> None:
     interval = float(cls.configs["nofork"].options["interval"])
     opts = runner.RunOptions(
         profile=profile(latency=ScenarioPlan({"idle_rate": 8.0, "fractions": [], "duration_s": 4.0,
-                                              "min_jobs": 30, "warmup": 2})),
+                                              "min_jobs": 30, "warmup": 2, "idle_poll_jobs": 30})),
         system_classes={"resque_clone": cls}, scenarios=["latency"], configs=["nofork"],
         out=tmp_path, redis_url=redis_url, build_report=False)
     run, _ = runner.execute(opts)
     (cell,) = run.cells
     assert cell.status == "ok", cell.reason
+    assert cell.params["arrivals"] == "interval+uniform" and cell.params["poll_interval_s"] == interval
     # I/2 plus the worker's own per-job work; generous for a shared, loaded machine
     assert 0.3 * interval * 1e6 <= cell.metrics["latency_us"]["mean"] <= 0.9 * interval * 1e6
+
+
+def test_scheduled_jobs_are_spread_over_the_pollers_phase(tmp_path: Path, redis_url: str) -> None:
+    """Delayed jobs all due at one moment would wait for one scheduler check (one phase sample):
+    their planned starts are spread over more than the longest poller interval (the Resque
+    clone's 1 s scheduler here, so a 0.2 s spread_s is widened to 1.5 s), and the errors differ."""
+    cls = system_or_skip("resque_clone")
+    if "nofork" not in cls.configs:
+        pytest.skip("the Resque clone has no 'nofork' config")
+    longest = max(float(v) for k, v in cls.configs["nofork"].options.items()
+                  if k.endswith("interval"))
+    opts = runner.RunOptions(
+        profile=profile(scheduled=ScenarioPlan({"n": 10, "delay_s": 0.3, "spread_s": 0.2,
+                                                "window_s": 10.0, "warmup": 1})),
+        system_classes={"resque_clone": cls}, scenarios=["scheduled"], configs=["nofork"],
+        out=tmp_path, redis_url=redis_url, build_report=False)
+    run, path = runner.execute(opts)
+    (cell,) = run.cells
+    assert cell.status == "ok", cell.reason
+    assert cell.params["spread_s"] == pytest.approx(1.5 * longest)
+    assert cell.params["offsets"] == "uniform" and "seed" in cell.params
+    planned = sorted(r["planned"] for r in results.read_raw(path, cell.to_json())
+                     if not str(r["job"]).startswith("warm-"))
+    assert len(planned) == 10
+    assert (planned[-1] - planned[0]) / 1e9 >= 0.5 * longest
+    err = cell.metrics["error_ms"]
+    assert cell.metrics["started"] == 10
+    assert err["max"] - err["min"] >= 0.2 * longest * 1000  # not one shared poller check
 
 
 def test_ctrl_c_on_queuebench_run_keeps_cells_and_leaves_nothing(tmp_path: Path, redis_url: str) -> None:

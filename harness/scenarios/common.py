@@ -56,6 +56,26 @@ def scaled(config: SystemConfig, total: int) -> SystemConfig:
     return replace(config, processes=max(1, total // config.concurrency))
 
 
+def fetch_poll_interval(config: SystemConfig) -> float | None:
+    """How often an idle worker of this config looks for a job (SystemConfig.options "interval",
+    as the Resque clone and the calibration queue carry it); None for a blocking fetch."""
+    interval = config.options.get("interval")
+    if interval is None or config.options.get("blocking"):
+        return None
+    return float(interval) if float(interval) > 0 else None
+
+
+def poller_intervals(config: SystemConfig) -> dict[str, float]:
+    """Every polling period a config declares (options ending in "interval": fetch, scheduler,
+    scheduled-set poller), in seconds; a blocking fetch's interval is left out."""
+    out = {k: float(v) for k, v in config.options.items()
+           if k.endswith("interval") and isinstance(v, int | float) and not isinstance(v, bool)
+           and v > 0}
+    if config.options.get("blocking"):
+        out.pop("interval", None)
+    return out
+
+
 class RecordTail:
     """Reads the probe records of a run directory incrementally (new lines only)."""
 

@@ -4,8 +4,13 @@ One cell per offered rate: a sparse idle rate, then fractions of the system's dr
 measured earlier in the same run (same config and workload; if there is none, the warm-up burst
 of this cell measures it). Latency is the worker's start stamp minus the job's *planned* arrival
 time from the precomputed schedule, so a late producer or a backlog is charged to the system.
-The idle cell starts its arrivals at a random phase (up to idle_phase_s after the warm-up), so a
-worker polling every few seconds is not caught always at the start of its sleep.
+The idle cell must be sparse for the system itself. A worker that blocks on its fetch gets
+Poisson arrivals at the plain idle rate. A worker that polls every I seconds (its config's
+"interval") restarts its sleep after each job, so a job waits I/2 on average only if it arrives
+more than I after the previous one at a random phase: its idle arrivals are the first at U(0, I),
+then gaps of I + U(0, I) (producer.polling_schedule), at most idle_poll_jobs of them and no
+longer than idle_poll_span_s. A fixed "sparse" rate of a few jobs/s would put every job inside
+one 5 s sleep and measure a single phase. The params record the arrival process used.
 As the offered rate nears the drain rate the latency rises steeply (the hockey stick). One Python
 producer offers at most MAX_RATE jobs/s: a faster system's fractions are capped there (the params
 say so), and a cell whose producer fell more than 5 % behind is flagged "producer_limited".
@@ -14,12 +19,17 @@ say so), and a cell whose producer fell more than 5 % behind is flagged "produce
 from __future__ import annotations
 
 import random
-import time
 from typing import Any
 
 from comparisons.base import System
 from harness import metrics, producer
-from harness.scenarios.common import WARMUP_PREFIX, CellContext, CellSpec, wait_until
+from harness.scenarios.common import (
+    WARMUP_PREFIX,
+    CellContext,
+    CellSpec,
+    fetch_poll_interval,
+    wait_until,
+)
 from harness.scenarios.throughput import total
 
 MAX_RATE = 3000.0  # what one Python producer offers reliably on a 2-core machine
@@ -28,7 +38,8 @@ MAX_RATE = 3000.0  # what one Python producer offers reliably on a 2-core machin
 def cells(system_cls: type[System], configs: list[str], workloads: list[str],
           sizes: dict[str, Any]) -> list[CellSpec]:
     common: dict[str, Any] = {k: sizes[k] for k in ("duration_s", "min_jobs", "max_jobs", "warmup",
-                                                    "max_rate", "idle_phase_s") if k in sizes}
+                                                    "max_rate", "idle_poll_jobs",
+                                                    "idle_poll_span_s") if k in sizes}
     out = []
     for name in configs:
         config = system_cls.configs[name]
@@ -73,13 +84,22 @@ def run(ctx: CellContext) -> dict[str, Any]:
     rate = float(ctx.params["rate"])
     n = int(min(max(round(rate * duration), int(ctx.params.get("min_jobs", 10))),
                 int(ctx.params.get("max_jobs", 2000))))
+    interval = fetch_poll_interval(ctx.config) if fraction is None else None
+    seed = random.Random(f"{ctx.spec.system}:{ctx.spec.config_name}:{ctx.repeat}").randrange(2**31)
+    if interval is not None:  # sparse relative to the worker's own sleep (see the header)
+        n = max(2, min(int(ctx.params.get("idle_poll_jobs", n)),
+                       1 + int(float(ctx.params.get("idle_poll_span_s", 60.0)) / (1.5 * interval))))
+        plan = producer.polling_schedule(interval, n, seed=seed)
+        rate = producer.plan_rate(plan) or rate
+        ctx.params.update(arrivals="interval+uniform", poll_interval_s=interval,
+                          gap_s=[interval, 2 * interval], first_offset_s=[0.0, interval],
+                          rate=round(rate, 4), seed=seed)
+    else:
+        plan = producer.schedule(rate, n, "poisson", seed=seed)
+        ctx.params.update(arrivals="poisson", seed=seed)
     ctx.params["n"] = n
     jobs = ctx.jobs(n)
-    phase = float(ctx.params.get("idle_phase_s", 0.0)) if fraction is None else 0.0
-    if phase:  # a random phase, so a polling worker's sleep is not aligned with the arrivals
-        ctx.params["phase_s"] = round(random.Random(f"{ctx.spec.system}{ctx.repeat}").uniform(0, phase), 3)
-        time.sleep(ctx.params["phase_s"])
-    stats = producer.paced(system.enqueue, jobs, rate, seed=ctx.repeat + 1)
+    stats = producer.send_on_plan(system.enqueue, jobs, plan, rate)
     ids = {j.job_id for j in jobs[: stats.count]}
     drain = 30 + n / max(ctx.measured.get(key, 0.0) or 10.0, 1.0)
     wait_until(lambda: len({r["job"] for r in ctx.tail.measured()} & ids) >= len(ids), drain,

@@ -1,18 +1,32 @@
 """scheduled: how accurately delayed jobs (perform_in / enqueue_in / countdown) start.
 
-n jobs are enqueued with the same delay; each carries its planned start (enqueue time plus the
-delay) and the error is the worker's start stamp minus that plan. A scheduler that polls every
-few seconds shows up here as a wide, late error.
+Each of n jobs is enqueued with delay_s plus a random offset U(0, spread), seeded; it carries
+its planned start (enqueue time plus its delay) and the error is the worker's start stamp minus
+that plan. Were every job due at one moment, all would wait for the same poller check and the
+"distribution" would be one sample of the poller's phase; spread over a window longer than the
+pollers' intervals, the planned times fall at every phase. The spread is spread_s, widened to
+1.5 x the longest interval the config declares (scheduler, scheduled-set poller, fetch), and the
+params record it. A scheduler that polls every few seconds shows up as a wide, late error.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from typing import Any
 
 from comparisons.base import NotSupported, System
 from harness import metrics
-from harness.scenarios.common import CellContext, CellSpec, CellTimeout, Unsupported, wait_until
+from harness.scenarios.common import (
+    CellContext,
+    CellSpec,
+    CellTimeout,
+    Unsupported,
+    poller_intervals,
+    wait_until,
+)
+
+SPREAD_FACTOR = 1.5  # the spread covers this many of the config's longest poller interval
 
 
 def cells(system_cls: type[System], configs: list[str], workloads: list[str],
@@ -21,10 +35,19 @@ def cells(system_cls: type[System], configs: list[str], workloads: list[str],
         CellSpec("scheduled", system_cls.name, name, system_cls.configs[name], "noop",
                  params={"n": int(sizes.get("n", 10)), "delay_s": float(sizes.get("delay_s", 2.0)),
                          "window_s": float(sizes.get("window_s", 20.0)),
+                         **spread_params(system_cls.configs[name], float(sizes.get("spread_s", 2.0))),
                          "warmup": int(sizes.get("warmup", 5))},
                  system_cls=system_cls)
         for name in configs
     ]
+
+
+def spread_params(config: Any, minimum: float) -> dict[str, Any]:
+    """The window the planned start times are spread over, and what set it."""
+    intervals = poller_intervals(config)
+    longest = max(intervals.values(), default=0.0)
+    spread = max(minimum, SPREAD_FACTOR * longest)
+    return {"spread_s": round(spread, 3), "offsets": "uniform", "poller_intervals_s": intervals}
 
 
 def run(ctx: CellContext) -> dict[str, Any]:
@@ -34,15 +57,20 @@ def run(ctx: CellContext) -> dict[str, Any]:
     n, delay = int(p["n"]), float(p["delay_s"])
     system = ctx.system()
     ctx.start_warm(system, int(p["warmup"]))
+    spread = float(p.get("spread_s", 0.0))
+    seed = random.Random(f"{ctx.spec.system}:{ctx.spec.config_name}:{ctx.repeat}").randrange(2**31)
+    p["seed"] = seed
+    rng = random.Random(seed)
     jobs = ctx.jobs(n, delay_s=delay)
     for job in jobs:
-        job.planned_ns = time.time_ns() + int(delay * 1e9)
+        job.delay_s = delay + rng.uniform(0, spread)
+        job.planned_ns = time.time_ns() + int(job.delay_s * 1e9)
         try:
             system.enqueue(job)
         except NotSupported as exc:
             raise Unsupported(str(exc)) from exc
     ids = {j.job_id for j in jobs}
-    window = delay + float(p["window_s"])
+    window = delay + spread + float(p["window_s"])
     try:
         wait_until(lambda: len({r["job"] for r in ctx.tail.measured()} & ids) >= n, window,
                    "every delayed job to start")
@@ -54,6 +82,7 @@ def run(ctx: CellContext) -> dict[str, Any]:
         raise CellTimeout(f"none of the {n} delayed jobs started within {window:.0f} s")
     return {
         "delay_s": delay,
+        "spread_s": spread,
         "jobs": n,
         "started": len(errors_ms),
         "error_ms": {"p50": metrics.quantile(errors_ms, 0.5), "p90": metrics.quantile(errors_ms, 0.9),
