@@ -33,8 +33,11 @@ def job_hooks(cls: type, prefix: str) -> list[Callable[..., Any]]:
 
 def run_around(cls: type, args: list[Any], perform: Callable[[], Any]) -> Any:
     """Nest the around_perform* hooks (generators that yield once) around perform."""
+    hooks = job_hooks(cls, "around_perform")
+    if not hooks:
+        return perform()  # the common case, without an ExitStack to set up in each child
     with contextlib.ExitStack() as stack:
-        for hook in job_hooks(cls, "around_perform"):
+        for hook in hooks:
             stack.enter_context(contextlib.contextmanager(hook)(*args))
         return perform()
 
