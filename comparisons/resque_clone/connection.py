@@ -1,7 +1,9 @@
 """One Redis connection plus the key namespace: what every part of the clone is handed.
 
 A forked child must not share its parent's socket (two processes reading one reply stream
-corrupt each other), so Connection.reconnect() builds a fresh client with the same settings.
+corrupt each other). redis-py's pool notices a new pid on its first use after a fork and opens
+the child's own connection then (the worker's child relies on that: no Redis, no connect);
+Connection.reconnect() does the same at once.
 """
 
 from __future__ import annotations

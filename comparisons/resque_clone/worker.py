@@ -4,9 +4,10 @@
         job = LPOP queue:<q> for q in queues (first hit wins; the order restarts after each job)
         no job?   sleep INTERVAL                      <- polling: a job waits INTERVAL/2 on average
         job:      SET worker:<id> {queue, run_at, payload}
-                  fork; the child reconnects, runs hooks + perform, records a failure if it raised
+                  fork; the child runs hooks + perform, records a failure if it raised (its own
+                  Redis connection opens on first use)
                   the parent waits (a child killed by a signal = DirtyExit failure)
-                  INCR stat:processed; DEL worker:<id>
+                  DEL worker:<id>; INCRBY stat:processed (+ the next LPOP, same round trip)
 
 Forking costs a fork and a new Redis connection per job, and buys isolation: a job that leaks
 memory, segfaults or corrupts state takes only its child down, and USR1 can kill a stuck job
