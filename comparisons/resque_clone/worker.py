@@ -36,7 +36,7 @@ from typing import Any
 
 import redis
 
-from comparisons.resque_clone import fastpath, heartbeat, keys, procline, queues
+from comparisons.resque_clone import batch, heartbeat, keys, procline, queues
 from comparisons.resque_clone.connection import Connection, set_current
 from comparisons.resque_clone.hooks import run_worker_hooks
 from comparisons.resque_clone.job import DirtyExit, Job, TermException
@@ -85,8 +85,8 @@ class Worker:
         os.set_blocking(self._wake_w, False)
         self._heartbeat: heartbeat.Heartbeat | None = None
         self._scheduler: SchedulerThread | None = None
-        # for speed: the per-job commands, ready-made, on a lean client (see fastpath.py)
-        self.fast = fastpath.for_client(conn.redis)
+        # for speed: the per-job commands go out together, one round trip (see batch.py)
+        self.fast = batch.Batch(conn.redis)
         k = conn.keys
         self._worker_key = k.worker(self.id)
         self._done = (("DEL", self._worker_key), ("INCRBY", k.stat("processed"), "1"),
