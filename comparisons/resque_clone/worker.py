@@ -86,7 +86,7 @@ class Worker:
         self._heartbeat: heartbeat.Heartbeat | None = None
         self._scheduler: SchedulerThread | None = None
         # for speed: the per-job commands go out together, one round trip (see batch.py)
-        self.fast = batch.Batch(conn.redis)
+        self.batch = batch.Batch(conn.redis)
         k = conn.keys
         self._worker_key = k.worker(self.id)
         self._done = (("DEL", self._worker_key), ("INCRBY", k.stat("processed"), "1"),
@@ -147,14 +147,14 @@ class Worker:
         return Job.from_raw(key.decode()[len(self.conn.keys.queue_prefix()):], raw)
 
     def _lpop(self, queue: str) -> Job | None:
-        raw = self.fast.send(("LPOP", self.conn.keys.queue(queue)))[0]
+        raw = self.batch.send(("LPOP", self.conn.keys.queue(queue)))[0]
         return None if raw is None else Job.from_raw(queue, raw)
 
     def work_one(self, job: Job) -> tuple[Job | None, int]:
         """Run one job; return the next one if done_working popped it (and how many queues it
         tried)."""
         job.worker_id = self.id
-        self._with_redis(lambda: self.fast.send(
+        self._with_redis(lambda: self.batch.send(
             ("SET", self._worker_key, keys.working_on(job.queue, job.payload))))
         self.procline(f"Processing {job.queue} since {int(time.time())} [{job.class_name}]")
         log.debug("got: %r", job)
@@ -169,7 +169,7 @@ class Worker:
         speed, the next reserve's first LPOP rides in the same round trip, unless we are
         stopping or pausing, or the queue list needs a Redis look-up (`*`) or a BLPOP."""
         names = [] if self.shutdown or self.paused or self.dynamic or self.blocking else self.patterns
-        replies = self.fast.send(*self._done, *[("LPOP", self.conn.keys.queue(q)) for q in names[:1]])
+        replies = self.batch.send(*self._done, *[("LPOP", self.conn.keys.queue(q)) for q in names[:1]])
         raw = replies[3] if names else None
         return (None if raw is None else Job.from_raw(names[0], raw)), len(names[:1])
 
