@@ -69,8 +69,10 @@ DEFAULT = Profile(
     "default", 3,
     {
         "floor": ScenarioPlan({"hop_n": 600, "hop_rate": 200.0, "drain_n": 10000, "warmup": 20}),
-        "throughput": ScenarioPlan({"n": {"noop": 200, "highlight": 40}, "concurrency": [1, 2, 4],
-                                    "budget_s": 3.0,
+        # noop n is large so a fast system drains for a measurable time (200 jobs last 30 ms
+        # at 7,000 jobs/s); the budget stops a slow one after 2 s of completions
+        "throughput": ScenarioPlan({"n": {"noop": 2000, "highlight": 40}, "concurrency": [1, 2, 4],
+                                    "budget_s": 2.0,
                                     "sweep_workloads": ["noop"], "sweep_configs": ["default"],
                                     "variant_workloads": ["noop"], "warmup": 10},
                                    workloads=["noop", "highlight"],
