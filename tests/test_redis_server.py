@@ -138,3 +138,19 @@ def test_queuebench_redis_serves_until_interrupted_and_leaves_nothing() -> None:
     assert "Redis stopped." in proc.stdout.read()
     for pid in children:
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_no_redis_server_on_path_is_needed(tmp_path) -> None:
+    code = (
+        "import shutil, redis\n"
+        "from harness.redis_server import EmbeddedRedis\n"
+        "assert shutil.which('redis-server') is None\n"
+        "with EmbeddedRedis() as s:\n"
+        "    print(redis.Redis.from_url(s.url).ping())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env["PATH"] = str(tmp_path)  # an empty directory: no redis-server anywhere on PATH
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                            text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
