@@ -8,6 +8,7 @@ an SQLite file in the run directory, so they survive across worker processes and
 
 from __future__ import annotations
 
+import os
 import random
 import sqlite3
 import threading
@@ -36,8 +37,6 @@ class Flaky(Workload):
 
     @property
     def conn(self) -> sqlite3.Connection:
-        import os
-
         if getattr(self._local, "pid", None) != os.getpid():
             self._local.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             self._local.conn.execute("PRAGMA journal_mode=WAL")

@@ -7,6 +7,7 @@ timeout instead of failing on a locked database.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -55,8 +56,6 @@ class SnippetStore:
 
     @property
     def conn(self) -> sqlite3.Connection:
-        import os
-
         if getattr(self._local, "pid", None) != os.getpid():  # never share a connection across fork
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._local.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -114,8 +113,6 @@ class SnippetStore:
         return [r[0] for r in self.conn.execute("SELECT DISTINCT language FROM snippets")]
 
     def close(self) -> None:
-        import os
-
         if getattr(self._local, "pid", None) == os.getpid():
             self._local.conn.close()
             self._local.pid = None
