@@ -24,7 +24,7 @@ import redis
 from comparisons.resque_clone import delayed, keys, registry, stats
 from comparisons.resque_clone.connection import Connection
 from comparisons.resque_clone.hooks import job_hooks
-from comparisons.resque_clone.job import Job, reserve
+from comparisons.resque_clone.job import Job
 
 
 class NoQueueError(ValueError):
@@ -145,7 +145,9 @@ class Resque:
             pipe.execute()
 
     def reserve(self, queue: str) -> Job | None:
-        return reserve(self.conn, queue)
+        """LPOP one job from a queue, or None (Resque.reserve)."""
+        raw = self.redis.lpop(self.conn.keys.queue(queue))
+        return None if raw is None else Job.from_raw(queue, raw)
 
     # -- workers and stats ----------------------------------------------------------------
 

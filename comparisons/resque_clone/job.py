@@ -128,8 +128,3 @@ class Job:
     def __repr__(self) -> str:
         return f"(Job{{{self.queue}}} | {self.class_name} | {self.payload!r:.120})"
 
-
-def reserve(conn: Connection, queue: str) -> Job | None:
-    """LPOP one job from a queue, or None."""
-    raw = conn.redis.lpop(conn.keys.queue(queue))
-    return None if raw is None else Job.from_raw(queue, raw)
