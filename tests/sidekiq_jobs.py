@@ -149,19 +149,6 @@ class Server:
             self.proc.wait(timeout=5)
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition",
-              interval: float = 0.02) -> Any:
-    """Poll until predicate() is truthy; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
-
-
 def events(r: redis.Redis, kind: str | None = None) -> list[dict[str, Any]]:
     out = [json.loads(e) for e in r.lrange(EVENTS, 0, -1)]
     return [e for e in out if kind is None or e["event"] == kind]
@@ -171,6 +158,8 @@ def events(r: redis.Redis, kind: str | None = None) -> list[dict[str, Any]]:
 def sidekiq_server_fixture(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., Server]]:
     """start(*flags, wait=True) -> a running server loading this file's workers; every
     server is stopped (TERM, then SIGKILL of its tree) when the test ends."""
+    from system_helpers import wait_for  # on sys.path under pytest only, not in the workers
+
     from harness.procs import die_with_parent
 
     started: list[Server] = []

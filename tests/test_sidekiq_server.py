@@ -18,8 +18,8 @@ from sidekiq_jobs import (  # noqa: F401 - sidekiq_server_fixture provides sidek
     SCALE,
     events,
     sidekiq_server_fixture,
-    wait_for,
 )
+from system_helpers import wait_for
 
 from comparisons.sidekiq_clone.client import Client
 
