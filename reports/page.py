@@ -265,32 +265,27 @@ def configs_section(run: Run, env: Environment) -> str:
                                                         not_ok=run.not_ok())
 
 
+# The measured sections after Floor, in page order: id, title, figures, teaching notes, the
+# section's table (if any), and the scenario whose missing cells it reports.
+MEASURED: list[tuple[str, str, Any, Any, Any, str]] = [
+    ("latency", "Latency CDFs", figures.latency_cdfs, teach.latency, latency_table, "latency"),
+    ("load", "Latency against load", figures.latency_vs_load, teach.latency_load, None, "latency"),
+    ("throughput", "Throughput", figures.throughput, teach.throughput, throughput_table, "throughput"),
+    ("memory", "Memory", figures.memory, teach.memory, memory_table, "memory"),
+    ("retries", "Retries", figures.retries, teach.retries, retries_table, "retries"),
+    ("crash", "Crash", figures.crash, teach.crash, crash_table, "crash"),
+    ("scheduled", "Scheduled", figures.scheduled, teach.scheduled, scheduled_table, "scheduled"),
+    ("priority", "Priority", figures.priority, teach.priority, priority_table, "priority"),
+]
+
+
 def sections(run: Run, env: Environment) -> list[Section]:
     out = [Section("summary", "Summary", "")]
-    s = Section("floor", "Floor", METHODS["floor"], teach=teach.floor(run), missing=_missing(run, "floor"))
-    out.append(s)
-    out.append(Section("latency", "Latency CDFs", METHODS["latency"], plots=figures.latency_cdfs(run),
-                       teach=teach.latency(run), missing=_missing(run, "latency"),
-                       tables=[t for t in [latency_table(run)] if t]))
-    out.append(Section("load", "Latency against load", METHODS["load"], plots=figures.latency_vs_load(run),
-                       teach=teach.latency_load(run), missing=_missing(run, "latency")))
-    out.append(Section("throughput", "Throughput", METHODS["throughput"], plots=figures.throughput(run),
-                       teach=teach.throughput(run), missing=_missing(run, "throughput"),
-                       tables=[t for t in [throughput_table(run)] if t]))
-    out.append(Section("memory", "Memory", METHODS["memory"], plots=figures.memory(run),
-                       teach=teach.memory(run), missing=_missing(run, "memory"),
-                       tables=[t for t in [memory_table(run)] if t]))
-    out.append(Section("retries", "Retries", METHODS["retries"], plots=figures.retries(run),
-                       teach=teach.retries(run), missing=_missing(run, "retries"),
-                       tables=[t for t in [retries_table(run)] if t]))
-    out.append(Section("crash", "Crash", METHODS["crash"], plots=figures.crash(run), teach=teach.crash(run),
-                       missing=_missing(run, "crash"), tables=[t for t in [crash_table(run)] if t]))
-    out.append(Section("scheduled", "Scheduled", METHODS["scheduled"], plots=figures.scheduled(run),
-                       teach=teach.scheduled(run), missing=_missing(run, "scheduled"),
-                       tables=[t for t in [scheduled_table(run)] if t]))
-    out.append(Section("priority", "Priority", METHODS["priority"], plots=figures.priority(run),
-                       teach=teach.priority(run), missing=_missing(run, "priority"),
-                       tables=[t for t in [priority_table(run)] if t]))
+    out.append(Section("floor", "Floor", METHODS["floor"], teach=teach.floor(run), missing=_missing(run, "floor")))
+    for key, title, plot, notes, table, scenario in MEASURED:
+        plots, taught, missing = plot(run), notes(run), _missing(run, scenario)
+        tables = [t for t in [table(run)] if t] if table else []
+        out.append(Section(key, title, METHODS[key], plots=plots, teach=taught, missing=missing, tables=tables))
     out.append(Section("configs", "Configs & metadata", METHODS["configs"], html=configs_section(run, env)))
     out.append(Section("raw", "Raw data", METHODS["raw"]))
     return out
