@@ -14,7 +14,7 @@ parent: preload your app here), before_fork(job) (parent, before each fork), aft
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 WORKER_HOOKS = ("before_first_fork", "before_fork", "after_fork", "before_pause", "after_pause")
@@ -58,11 +58,3 @@ def run_worker_hooks(name: str, *args: Any) -> None:
     for fn in _worker_hooks[name]:
         fn(*args)
 
-
-def clear_worker_hooks() -> None:
-    for hooks in _worker_hooks.values():
-        hooks.clear()
-
-
-def iter_worker_hooks(name: str) -> Iterator[Callable[..., Any]]:
-    yield from _worker_hooks[name]
