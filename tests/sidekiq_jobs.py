@@ -44,14 +44,19 @@ class Slow(Worker):
         emit("done", token=token, jid=self.jid)
 
 
-class FailTwice(Worker):
-    """Fails its first two executions, then succeeds; retry delays scaled by SCALE."""
+class ScaledRetries:
+    """Mixin: Sidekiq's retry delays (count**4 + 15 s, plus jitter) scaled down by SCALE."""
 
-    sidekiq_options = {"retry": 5}
     sidekiq_retry_jitter_unit = SCALE
 
     def sidekiq_retry_in(self, count: int, exc: BaseException) -> float:
         return (count**4 + 15) * SCALE
+
+
+class FailTwice(ScaledRetries, Worker):
+    """Fails its first two executions, then succeeds; retry delays scaled by SCALE."""
+
+    sidekiq_options = {"retry": 5}
 
     def perform(self, token: str) -> None:
         count = self.job.get("retry_count")
@@ -60,12 +65,8 @@ class FailTwice(Worker):
             raise RuntimeError(f"planned failure of {token}")
 
 
-class AlwaysFails(Worker):
+class AlwaysFails(ScaledRetries, Worker):
     sidekiq_options = {"retry": 1}
-    sidekiq_retry_jitter_unit = SCALE
-
-    def sidekiq_retry_in(self, count: int, exc: BaseException) -> float:
-        return (count**4 + 15) * SCALE
 
     def perform(self, token: str) -> None:
         emit("attempt", token=token, retry_count=self.job.get("retry_count"))
