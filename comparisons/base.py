@@ -263,6 +263,11 @@ class System(ABC):
         finally:
             log.close()
 
+    def log_tail(self, log_name: str, chars: int = 800) -> str:
+        """The end of a spawned process's log (for start-up errors), or "(no log)"."""
+        path = self.run_dir / "logs" / f"{log_name}.log"
+        return path.read_text(errors="replace")[-chars:].strip() if path.exists() else "(no log)"
+
     @staticmethod
     def python() -> str:
         return sys.executable

@@ -157,15 +157,11 @@ class CelerySystem(System):
                 if proc.poll() is not None:
                     raise RuntimeError(
                         f"celery worker {i} exited at start-up with code {proc.returncode}: "
-                        f"{self._log_tail(f'celery-worker-{i}')}"
+                        f"{self.log_tail(f'celery-worker-{i}')}"
                     )
             if time.monotonic() > deadline:
                 raise TimeoutError(f"celery workers were not ready within {START_TIMEOUT:.0f} s")
             time.sleep(0.05)
-
-    def _log_tail(self, log_name: str) -> str:
-        path = self.run_dir / "logs" / f"{log_name}.log"
-        return path.read_text(errors="replace")[-800:].strip() if path.exists() else "(no log)"
 
     # -- jobs ------------------------------------------------------------------------------
 

@@ -125,6 +125,7 @@ class RQSystem(System):
         )
         options = self.config.options
         names = [f"qb-rq-{uuid.uuid4().hex[:8]}-{i}" for i in range(self.config.processes)]
+        env = {**self.worker_env(), ENV_WORKLOAD: workload}
         processes = []
         for i, name in enumerate(names):
             argv = [console_script("rq"), "worker", "--url", self.redis_url, "--name", name,
@@ -134,7 +135,6 @@ class RQSystem(System):
                 argv.append("--with-scheduler")
             if options.get("preload", True):
                 argv += ["--config", "comparisons.rq_adapter.preload"]
-            env = {**self.worker_env(), ENV_WORKLOAD: workload}
             processes.append(self.spawn([*argv, *self.queue_names], f"rq-worker-{i}", env))
         group = WorkerGroup(processes, self.name, self.config)
         try:
@@ -153,7 +153,7 @@ class RQSystem(System):
                 if proc.poll() is not None:
                     raise RuntimeError(
                         f"rq worker {i} exited at start-up with code {proc.returncode}: "
-                        f"{self._log_tail(f'rq-worker-{i}')}"
+                        f"{self.log_tail(f'rq-worker-{i}')}"
                     )
             registered = {w.name for w in Worker.all(connection=self.redis)}
             if set(names) <= registered:
@@ -161,10 +161,6 @@ class RQSystem(System):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"rq workers did not register within {START_TIMEOUT:.0f} s")
             time.sleep(0.05)
-
-    def _log_tail(self, log_name: str) -> str:
-        path = self.run_dir / "logs" / f"{log_name}.log"
-        return path.read_text(errors="replace")[-800:].strip() if path.exists() else "(no log)"
 
     def _start_scheduler_process(self) -> None:
         """A delayed / retried job arrived after start without a scheduler: run RQ's own
