@@ -160,6 +160,12 @@ def series(run: Run, cells: Iterable[dict[str, Any]] | None = None) -> list[tupl
     return [k for k in every if k in mains]
 
 
+def grouped(run: Run, cells: list[dict[str, Any]]) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    """series(run, cells), each pair with its cells (never empty: series draws pairs that have cells)."""
+    return [(system, config, [c for c in cells if (c["system"], c["config"]) == (system, config)])
+            for system, config in series(run, cells)]
+
+
 def omitted(run: Run, cells: Iterable[dict[str, Any]] | None = None) -> list[tuple[str, str]]:
     """The pairs of `cells` a plot leaves out to stay readable (see series())."""
     cells = run.cells if cells is None else list(cells)
@@ -279,8 +285,7 @@ def latency_vs_load(run: Run) -> list[Plot]:
         said: list[str] = []
         handles: list[Line2D] = []
         mine = [c for c in cells if c["workload"] == workload]
-        for system, config in series(run, mine):
-            group = [c for c in mine if (c["system"], c["config"]) == (system, config)]
+        for system, config, group in grouped(run, mine):
             # One point per load step: each repeat derives its rate from its own drain rate, so
             # the repeats of a step differ a little in offered rate; x is their median.
             by_step: dict[float, list[dict[str, Any]]] = {}
@@ -384,11 +389,7 @@ def throughput(run: Run) -> list[Plot]:
 @styled
 def memory(run: Run) -> list[Plot]:
     cells = run.cells_of("memory")
-    rows = []
-    for system, config in series(run, cells):
-        group = [c for c in cells if (c["system"], c["config"]) == (system, config)]
-        if group:
-            rows.append((system, config, group))
+    rows = grouped(run, cells)
     if not rows:
         return []
     fig = _figure(10, 0.9 + 0.62 * len(rows))
@@ -528,9 +529,8 @@ def crash(run: Run) -> list[Plot]:
 def scheduled(run: Run) -> list[Plot]:
     cells = run.cells_of("scheduled")
     rows = []
-    for system, config in series(run, cells):
-        chosen = median_cell([c for c in cells if (c["system"], c["config"]) == (system, config)],
-                             "error_ms.p50")
+    for system, config, group in grouped(run, cells):
+        chosen = median_cell(group, "error_ms.p50")
         if chosen:
             rows.append((name(run, system, config), chosen["metrics"]["error_ms"],
                          metrics.colour(system, run.system_names())))
@@ -575,11 +575,9 @@ def expected_share(weights: Any) -> float | None:
 def priority(run: Run) -> list[Plot]:
     cells = run.cells_of("priority")
     rows = []
-    for system, config in series(run, cells):
-        group = [c for c in cells if (c["system"], c["config"]) == (system, config)]
-        if group:
-            high = statistics.median(float(dig(c["metrics"], "share.high") or 0) for c in group)
-            rows.append((name(run, system, config), high, expected_share(group[0]["metrics"].get("weights"))))
+    for system, config, group in grouped(run, cells):
+        high = statistics.median(float(dig(c["metrics"], "share.high") or 0) for c in group)
+        rows.append((name(run, system, config), high, expected_share(group[0]["metrics"].get("weights"))))
     if not rows:
         return []
     fig = _figure(10, 0.9 + 0.42 * len(rows))
