@@ -14,6 +14,7 @@ parent: preload your app here), before_fork(job) (parent, before each fork), aft
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -27,8 +28,14 @@ class DontPerform(Exception):  # noqa: N818 - Resque's name
 
 def job_hooks(cls: type, prefix: str) -> list[Callable[..., Any]]:
     """The class's methods whose names start with `prefix`, sorted by name."""
-    return [getattr(cls, name) for name in sorted(dir(cls)) if name.startswith(prefix)
+    return [getattr(cls, name) for name in _sorted_names(cls) if name.startswith(prefix)
             and callable(getattr(cls, name))]
+
+
+@functools.cache
+def _sorted_names(cls: type) -> tuple[str, ...]:
+    """dir(cls), sorted: scanned once per class instead of once per hook kind per job."""
+    return tuple(sorted(dir(cls)))
 
 
 def run_around(cls: type, args: list[Any], perform: Callable[[], Any]) -> Any:
