@@ -104,8 +104,7 @@ class ResqueCloneSystem(System):
                 return
             for i, p in enumerate(group.processes):
                 if p.poll() is not None:
-                    log = self.run_dir / "logs" / f"resque_clone-worker-{i}.log"
-                    tail = log.read_text()[-2000:] if log.exists() else ""
+                    tail = self.log_tail(f"resque_clone-worker-{i}", 2000)
                     raise RuntimeError(f"resque_clone worker {p.pid} exited with {p.returncode}:\n{tail}")
             time.sleep(0.02)
         raise TimeoutError(f"resque_clone workers did not register within {START_TIMEOUT} s")

@@ -98,8 +98,7 @@ class SidekiqCloneSystem(System):
             dead = [p for p in procs if p.poll() is not None]
             if dead or time.monotonic() > deadline:
                 group.kill()
-                log = (self.run_dir / "logs" / "sidekiq_clone-0.log")
-                tail = log.read_text(errors="replace")[-1500:] if log.exists() else ""
+                tail = self.log_tail("sidekiq_clone-0", 1500)
                 reason = "exited" if dead else f"did not heartbeat within {BOOT_TIMEOUT:.0f} s"
                 raise RuntimeError(f"sidekiq_clone worker {reason}; log tail:\n{tail}")
             time.sleep(0.05)
