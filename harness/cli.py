@@ -63,30 +63,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run(args)
 
 
-@command("report")
-def cmd_report(args: argparse.Namespace) -> int:
-    from reports import ReportError, build
+def _write_page(label: str, write: Callable[[], Path]) -> int:
+    """Write a report page and print its path; a ReportError is a clear message and exit 2."""
+    from reports import ReportError
 
     try:
-        path = build(args.run_dir, args.out)
+        path = write()
     except ReportError as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2
-    print(f"report: {path}", flush=True)
+    print(f"{label}: {path}", flush=True)
     return 0
+
+
+@command("report")
+def cmd_report(args: argparse.Namespace) -> int:
+    from reports import build
+
+    return _write_page("report", lambda: build(args.run_dir, args.out))
 
 
 @command("compare")
 def cmd_compare(args: argparse.Namespace) -> int:
-    from reports import ReportError, compare
+    from reports import compare
 
-    try:
-        path = compare(args.run_a, args.run_b, args.out)
-    except ReportError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        return 2
-    print(f"comparison: {path}", flush=True)
-    return 0
+    return _write_page("comparison", lambda: compare(args.run_a, args.run_b, args.out))
 
 
 @command("redis")
