@@ -15,11 +15,14 @@ from pathlib import Path
 
 import psutil
 
+_prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl  # looked up once, used after each fork
+PR_SET_PDEATHSIG = 1
 
-def die_with_parent() -> None:
-    """preexec_fn for subprocess.Popen: the kernel sends SIGTERM to the child when the parent dies."""
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+def die_with_parent(sig: int = signal.SIGTERM) -> None:
+    """Ask the kernel to send `sig` to this process when its parent dies. As a preexec_fn for
+    subprocess.Popen it runs in the child between fork and exec; a forked job child calls it too."""
+    _prctl(PR_SET_PDEATHSIG, sig)
 
 
 def tree(pid: int) -> list[psutil.Process]:

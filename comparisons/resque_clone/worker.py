@@ -23,7 +23,6 @@ the child (without fork: the job is interrupted); USR1 kill the child, keep work
 from __future__ import annotations
 
 import _signal
-import ctypes
 import gc
 import logging
 import os
@@ -41,11 +40,9 @@ from comparisons.resque_clone.connection import Connection, set_current
 from comparisons.resque_clone.hooks import run_worker_hooks
 from comparisons.resque_clone.job import DirtyExit, Job, TermException
 from comparisons.resque_clone.scheduler import SchedulerThread
+from harness import procs
 
 log = logging.getLogger("resque_clone.worker")
-PR_SET_PDEATHSIG = 1
-# looked up once in the parent: a first lookup in each child would build ctypes objects there
-_prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
 
 
 class Worker:
@@ -196,7 +193,7 @@ class Worker:
         code = 0
         try:
             gc.freeze()  # the inherited heap is never traversed by this child's GC: fewer page copies
-            _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # never outlive the worker
+            procs.die_with_parent(signal.SIGKILL)  # never outlive the worker
             # for speed, _signal: signal.signal's enum conversion of the old handler (a bound
             # method) builds and formats an exception, copying ~30 pages in every child
             _signal.signal(signal.SIGTERM, _raise_term)
