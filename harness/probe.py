@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from workloads import registry
+
 ENV_RUN_DIR = "QUEUEBENCH_RUN_DIR"
 RECORDS = "records"
 
@@ -33,11 +35,7 @@ def records_dir(run_dir: Path | str) -> Path:
 
 
 def _current(run_dir: str, pid: int) -> bool:
-    return (
-        _fd is not None
-        and _fd_run_dir == run_dir
-        and (_fd_pid == pid or _inherited)
-    )
+    return _fd_run_dir == run_dir and (_fd_pid == pid or _inherited)
 
 
 def _descriptor() -> int:
@@ -86,8 +84,6 @@ def run(
 ) -> None:
     """Run one attempt of a workload job and record it. Re-raises the workload's exception,
     so the queue system sees the failure and applies its own retry policy."""
-    from workloads import registry
-
     start = time.time_ns()
     outcome, error = "ok", None
     try:
