@@ -81,11 +81,12 @@ def for_worker(name: str) -> Workload:
     if not run_dir:
         raise RuntimeError(f"{ENV_RUN_DIR} is not set: the worker does not know its run directory")
     key = (run_dir, name)
-    if key not in _cache:
+    workload = _cache.get(key)
+    if workload is None:
         path = _options_file(Path(run_dir), name)
         options = json.loads(path.read_text()) if path.exists() else {}
-        _cache[key] = create(name, run_dir, options)
-    return _cache[key]
+        workload = _cache[key] = create(name, run_dir, options)
+    return workload
 
 
 def describe() -> list[dict[str, str]]:
