@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from workloads.base import VerificationError, Workload, WorkloadError
+from workloads.store import connect
 
 FILENAME = "flaky.sqlite3"
 
@@ -38,9 +39,7 @@ class Flaky(Workload):
     @property
     def conn(self) -> sqlite3.Connection:
         if getattr(self._local, "pid", None) != os.getpid():
-            self._local.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            self._local.conn.execute("PRAGMA journal_mode=WAL")
-            self._local.conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = connect(self.path)
             self._local.conn.execute(
                 "CREATE TABLE IF NOT EXISTS attempts (key TEXT PRIMARY KEY, attempts INTEGER, "
                 "succeeded INTEGER DEFAULT 0)"

@@ -45,6 +45,15 @@ class Snippet:
     html: str | None
 
 
+def connect(path: Path) -> sqlite3.Connection:
+    """An autocommit connection in WAL mode that waits for a lock instead of failing (the store
+    and the flaky workload's attempt counts are written by many worker processes at once)."""
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
 class SnippetStore:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
@@ -58,9 +67,7 @@ class SnippetStore:
     def conn(self) -> sqlite3.Connection:
         if getattr(self._local, "pid", None) != os.getpid():  # never share a connection across fork
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._local.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            self._local.conn.execute("PRAGMA journal_mode=WAL")
-            self._local.conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = connect(self.path)
             self._local.conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn.execute(SCHEMA)
             self._local.pid = os.getpid()
