@@ -160,20 +160,6 @@ def summary(run: Run, variants: bool = False, everything: bool = False) -> list[
     return groups
 
 
-def entry_for(run: Run, groups: list[Group], scenario: str, metric: str, system: str,
-              config: str = "default", **params: Any) -> Entry | None:
-    """The entry of one figure (for the explanations), matching the given params."""
-    for g in groups:
-        if g.scenario != scenario:
-            continue
-        for row in g.rows:
-            if row.metric == metric and all(row.params.get(k) == v for k, v in params.items()):
-                e = row.entries.get((system, config))
-                if e is not None:
-                    return e
-    return None
-
-
 @dataclass
 class Variant:
     system: str
