@@ -45,3 +45,22 @@ def test_a_forked_child_uses_its_own_connection(redis_client):
     assert os.WEXITSTATUS(status) == 0
     assert child_id != parent_id
     assert batch.send(("CLIENT", "ID")) == [parent_id]
+
+
+def test_a_lost_connection_raises_and_the_next_send_connects_again(redis_client):
+    batch = Batch(redis_client)
+    first_id = batch.send(("CLIENT", "ID"))[0]
+    redis_client.client_kill_filter(_id=first_id)
+    with pytest.raises(redis.ConnectionError):
+        batch.send(("CLIENT", "ID"))
+    second_id = batch.send(("CLIENT", "ID"))[0]
+    assert second_id != first_id
+
+
+def test_close_returns_the_connection_to_the_pool(redis_client):
+    batch = Batch(redis_client)
+    batch.send(("PING",))
+    held = batch.connection
+    batch.close()
+    assert batch.connection is None
+    assert redis_client.connection_pool.get_connection() is held
