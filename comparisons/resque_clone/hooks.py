@@ -26,16 +26,23 @@ class DontPerform(Exception):  # noqa: N818 - Resque's name
     """Raised by a before_perform hook: skip this job quietly (not a failure)."""
 
 
-def job_hooks(cls: type, prefix: str) -> list[Callable[..., Any]]:
-    """The class's methods whose names start with `prefix`, sorted by name."""
-    return [getattr(cls, name) for name in _sorted_names(cls) if name.startswith(prefix)
-            and callable(getattr(cls, name))]
+JOB_HOOK_KINDS = ("before_perform", "around_perform", "after_perform", "on_failure")
 
 
 @functools.cache
-def _sorted_names(cls: type) -> tuple[str, ...]:
-    """dir(cls), sorted: scanned once per class instead of once per hook kind per job."""
-    return tuple(sorted(dir(cls)))
+def job_hooks(cls: type, prefix: str) -> tuple[Callable[..., Any], ...]:
+    """The class's methods whose names start with `prefix`, sorted by name. Looked up once per
+    class and kind: hooks are part of a class's definition (restart the worker after changing
+    job code, as for any job code)."""
+    return tuple(getattr(cls, name) for name in sorted(dir(cls))
+                 if name.startswith(prefix) and callable(getattr(cls, name)))
+
+
+def warm(cls: type) -> None:
+    """Look up the perform hooks of `cls` now. The worker calls it before each fork, so the
+    child finds them cached instead of scanning the class (and copying the pages it touches)."""
+    for kind in JOB_HOOK_KINDS:
+        job_hooks(cls, kind)
 
 
 def run_around(cls: type, args: list[Any], perform: Callable[[], Any]) -> Any:

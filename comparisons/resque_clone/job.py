@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from comparisons.resque_clone import failure, keys, registry
+from comparisons.resque_clone import failure, hooks, keys, registry
 from comparisons.resque_clone.connection import Connection
 from comparisons.resque_clone.hooks import DontPerform, job_hooks, run_around
 
@@ -78,6 +78,14 @@ class Job:
         return registry.resolve(self.payload["class"])
 
     # -- running it -----------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """In the worker, before forking: resolve the class and look up its hooks, so every
+        child inherits them ready. A payload that cannot be run is left for perform() to report."""
+        try:
+            hooks.warm(self.payload_class)
+        except Exception:
+            pass
 
     def perform(self) -> bool:
         """Run hooks and perform. True if perform ran; False if a before hook said DontPerform.

@@ -82,7 +82,8 @@ class Worker:
         os.set_blocking(self._wake_w, False)
         self._heartbeat: heartbeat.Heartbeat | None = None
         self._scheduler: SchedulerThread | None = None
-        # for speed: the per-job commands go out together, one round trip (see batch.py)
+        # for speed: the per-job commands go out together on the worker's own connection, one
+        # round trip, touching few objects between forks (see batch.py)
         self.batch = batch.Batch(conn.redis)
         k = conn.keys
         self._worker_key = k.worker(self.id)
@@ -173,6 +174,7 @@ class Worker:
     # -- running one job ------------------------------------------------------------------
 
     def perform_with_fork(self, job: Job) -> None:
+        job.prepare()
         run_worker_hooks("before_fork", job)
         sys.stdout.flush()
         sys.stderr.flush()
@@ -267,6 +269,7 @@ class Worker:
             heartbeat.unregister(self.conn, self.id)
         except redis.RedisError as exc:
             log.error("could not unregister %s: %s", self.id, exc)
+        self.batch.close()
         log.info("Worker %s exiting", self.id)
 
     # -- signals ----------------------------------------------------------------------------
