@@ -69,9 +69,12 @@ def open_for_children() -> None:
     _inherited = True
 
 
+_encode = json.JSONEncoder(separators=(",", ":")).encode  # built once, not per record
+
+
 def record(entry: dict[str, Any]) -> None:
     """Append one record with one write(2) call."""
-    os.write(_descriptor(), (json.dumps(entry, separators=(",", ":")) + "\n").encode())
+    os.write(_descriptor(), (_encode(entry) + "\n").encode())
 
 
 def run(
