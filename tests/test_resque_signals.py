@@ -109,6 +109,14 @@ def test_process_title_shows_the_state(resque, resque_worker, run_dir):
     assert Process(child).cmdline()[0].endswith("[Sleeper]")
 
 
+@full_title
+def test_resque_procline_prefix_comes_first_in_the_title(resque_worker):
+    worker = resque_worker("--queue", "default", "--interval", "0.05",
+                           env={"RESQUE_PROCLINE_PREFIX": "snippets: "})
+    wait_for(lambda: worker.title() == f"snippets: resque-{VERSION}: Waiting for default",
+             what="prefixed idle title")
+
+
 def test_without_setproctitle_the_kernel_name_is_set(monkeypatch):
     comm = Path("/proc/self/comm")
     original = comm.read_text().strip()

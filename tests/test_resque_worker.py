@@ -21,6 +21,7 @@ from resque_jobs import (
 )
 
 from comparisons.resque_clone import Resque
+from comparisons.resque_clone.keys import VERSION
 from harness.redis_server import EmbeddedRedis
 
 
@@ -87,6 +88,15 @@ def test_queue_and_interval_come_from_the_environment(resque, resque_worker, run
     worker = resque_worker(env={"QUEUE": "envq", "INTERVAL": "0"}, wait=False)
     assert worker.wait(timeout=30) == 0, worker.output()
     assert echoed(run_dir) == ["from-env"] and resque.size("other") == 1
+
+
+def test_vverbose_logs_each_job_and_title(resque, resque_worker, run_dir):
+    resque.enqueue(Echo, "loud")
+    worker = resque_worker("--queue", "default", "--interval", "0", env={"VVERBOSE": "1"}, wait=False)
+    assert worker.wait(timeout=30) == 0, worker.output()
+    out = worker.output()
+    assert "got: (Job{default} | Echo" in out and "done: (Job{default} | Echo" in out
+    assert f"resque-{VERSION}: Processing default since" in out
 
 
 def test_job_hooks_run_in_name_order_around_perform(resque, resque_worker, run_dir):

@@ -30,12 +30,16 @@ except ImportError:  # pragma: no cover - depends on the environment
     METHOD = "prctl"
 
 _current = ""
+# read once: the title is set twice per job, and a lookup of a missing environment variable
+# raises and catches a KeyError, touching pages a forking worker then has to copy
+_prefix = f"{os.environ.get(PREFIX_ENV, '')}resque-{VERSION}: "
 
 
 def set_title(text: str) -> str:
-    """Set `<prefix>resque-<version>: <text>`; return the full title."""
+    """Set `<prefix>resque-<version>: <text>` (the prefix from RESQUE_PROCLINE_PREFIX at start);
+    return the full title."""
     global _current
-    title = f"{os.environ.get(PREFIX_ENV, '')}resque-{VERSION}: {text}"
+    title = _prefix + text
     if _setproctitle is not None:
         _setproctitle(title)
     else:

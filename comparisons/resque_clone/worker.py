@@ -77,6 +77,9 @@ class Worker:
         self.child: int | None = None
         self.in_job = False
         self._redis_failures = 0
+        # the per-job debug lines, decided once (-v / VVERBOSE): even a disabled log call walks
+        # the logging module's objects, pages a forking worker copies after every fork
+        self.verbose = log.isEnabledFor(logging.DEBUG)
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -155,7 +158,8 @@ class Worker:
         self._with_redis(lambda: self.batch.send(
             ("SET", self._worker_key, keys.working_on(job.queue, job.payload))))
         self.procline(f"Processing {job.queue} since {int(time.time())} [{job.class_name}]")
-        log.debug("got: %r", job)
+        if self.verbose:
+            log.debug("got: %r", job)
         if self.fork_per_job:
             self.perform_with_fork(job)
         else:
@@ -218,7 +222,8 @@ class Worker:
                 run_worker_hooks("after_fork", job)
             self.in_job = True
             job.perform()
-            log.debug("done: %r", job)
+            if self.verbose:
+                log.debug("done: %r", job)
         except BaseException as exc:
             self.in_job = False
             self.report_failed_job(job, exc)
@@ -339,7 +344,8 @@ class Worker:
 
     def procline(self, text: str) -> None:
         title = procline.set_title(text)
-        log.debug("%s", title)
+        if self.verbose:
+            log.debug("%s", title)
 
     def _redis_down(self, exc: Exception) -> None:
         self._redis_failures += 1
