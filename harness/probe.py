@@ -70,11 +70,31 @@ def open_for_children() -> None:
 
 
 _encode = json.JSONEncoder(separators=(",", ":")).encode  # built once, not per record
+_quote = json.encoder.encode_basestring_ascii  # what json.dumps writes for a str
 
 
 def record(entry: dict[str, Any]) -> None:
     """Append one record with one write(2) call."""
     os.write(_descriptor(), (_encode(entry) + "\n").encode())
+
+
+def _value(v: Any) -> str:
+    t = type(v)
+    if t is str:
+        return _quote(v)
+    if t is int:
+        return str(v)
+    return "null" if v is None else _encode(v)
+
+
+def _line(system: str, job: str, attempt: int | None, planned: int, start: int, end: int,
+          outcome: str, error: str | None, pid: int) -> bytes:
+    """The record as record() writes it (the same bytes), formatted directly: this is on every
+    job's path, and in a worker that forks per job every page the general encoder touches in a
+    fresh child is a page copied (about 30 per job, measured)."""
+    return (f'{{"system":{_value(system)},"job":{_value(job)},"attempt":{_value(attempt)},'
+            f'"planned":{_value(planned)},"start":{_value(start)},"end":{_value(end)},'
+            f'"outcome":{_value(outcome)},"error":{_value(error)},"pid":{_value(pid)}}}\n').encode()
 
 
 def run(
@@ -95,19 +115,9 @@ def run(
         outcome, error = "error", f"{type(exc).__name__}: {exc}"[:300]
         raise
     finally:
-        record(
-            {
-                "system": system,
-                "job": job_id,
-                "attempt": attempt,
-                "planned": planned_ns,
-                "start": start,
-                "end": time.time_ns(),
-                "outcome": outcome,
-                "error": error,
-                "pid": os.getpid(),
-            }
-        )
+        end = time.time_ns()
+        os.write(_descriptor(), _line(system, job_id, attempt, planned_ns, start, end, outcome,
+                                      error, os.getpid()))
 
 
 def read_records(run_dir: Path | str) -> Iterator[dict[str, Any]]:

@@ -36,6 +36,17 @@ def test_an_attempt_is_one_line_with_every_field(run_dir: Path) -> None:
     assert rec["outcome"] == "ok" and rec["error"] is None and rec["pid"] == os.getpid()
 
 
+@pytest.mark.parametrize("fields", [
+    ("rq", "0" * 32, 1, 1795800000000000000, 1795800000000000001, 1795800000000000002, "ok", None, 42),
+    ("celery", "id-\"quoted\"\\", None, 0, 1, 2, "error", "KeyError: 'é' \n\u2603 \x00", 7),
+    ("x", 17, True, 1.5, 2, 3, "ok", None, 1),  # odd types still give json.dumps's bytes
+])
+def test_a_record_line_is_what_json_dumps_writes(fields: tuple[Any, ...]) -> None:
+    keys = ("system", "job", "attempt", "planned", "start", "end", "outcome", "error", "pid")
+    expected = json.dumps(dict(zip(keys, fields, strict=True)), separators=(",", ":")) + "\n"
+    assert probe._line(*fields) == expected.encode()
+
+
 def test_a_failing_attempt_is_recorded_and_the_error_reaches_the_queue(run_dir: Path) -> None:
     registry.prepare("flaky", run_dir, {"fail_first": 1})
     with pytest.raises(Exception, match="failed on purpose"):
