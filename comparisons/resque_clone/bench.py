@@ -6,7 +6,8 @@
   worker-side from the first job start to the last job end (measurement.md), forked and not.
 - latency: one worker idle; jobs enqueued one at a time at random gaps (so arrivals fall at random
   points of the poll cycle); enqueue-to-start = probe start - planned time. Polling (interval
-  0.1 s) against --blocking (BLPOP), each with and without fork.
+  0.1 s) against --blocking (BLPOP), each with and without fork, and the bare Redis hop
+  (redis-py LPUSH -> BRPOP in another process) under the same arrivals.
 
 Each figure is the median of --repeats runs with its min-max spread. Uses REDIS_URL or a private
 embedded Redis. Reference (real Resque 2.7.0, same kind of machine): 264 jobs/s forked, 1,240
@@ -105,6 +106,36 @@ def latency_once(url: str, options: dict[str, Any], n: int, rng: random.Random) 
                 "mean_us": statistics.fmean(lat)}
 
 
+def hop_once(url: str, n: int, rng: random.Random) -> dict[str, float]:
+    """The Redis hop under the same idle arrivals: a bare redis-py process BRPOPs, the time it
+    woke minus the planned time the producer pushed (harness/scenarios/floor.py's consumer)."""
+    import subprocess
+    import sys
+
+    from harness.scenarios import floor
+
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "hop.jsonl"
+        proc = subprocess.Popen([sys.executable, "-m", "harness.scenarios.floor", url, floor.KEY,
+                                 str(n + 5), str(out)], stdin=subprocess.DEVNULL)
+        try:
+            time.sleep(0.5)  # the consumer is up and blocked before the first push
+            for _ in range(n + 5):
+                time.sleep(rng.uniform(0.12, 0.3))
+                client.lpush(floor.KEY, time.time_ns())
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        recs = [json.loads(line) for line in out.read_text().splitlines()][5:]  # warm-up dropped
+    lat = sorted((r["start"] - r["planned"]) / 1e3 for r in recs)
+    return {"p50_us": statistics.median(lat), "p99_us": lat[min(len(lat) - 1, int(len(lat) * 0.99))],
+            "mean_us": statistics.fmean(lat)}
+
+
 def fork_floor(n: int = 300) -> dict[str, float]:
     """fork + exit + wait per second from this process (the worker's size: redis-py, probe and
     workload loaded), and from Ruby with the redis gem when Ruby is here: the ceiling any
@@ -184,8 +215,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"drain fork / python fork floor (same repeat): median {statistics.median(ratios):.2f}",
                   flush=True)
         if args.only in (None, "latency"):
-            for name, options in LATENCY.items():
-                runs = [latency_once(url, options, args.latency_jobs, rng) for _ in range(args.repeats)]
+            for name, options in {"redis-hop": None, **LATENCY}.items():
+                runs = [hop_once(url, args.latency_jobs, rng) if options is None
+                        else latency_once(url, options, args.latency_jobs, rng)
+                        for _ in range(args.repeats)]
                 results["latency"][name] = summarize(runs)
                 s, q = results["latency"][name]["p50_us"], results["latency"][name]["p99_us"]
                 print(f"idle latency {name:16s} p50 {s['median'] / 1e3:7.2f} ms "
