@@ -215,9 +215,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"drain fork / python fork floor (same repeat): median {statistics.median(ratios):.2f}",
                   flush=True)
         if args.only in (None, "latency"):
-            for name, options in {"redis-hop": None, **LATENCY}.items():
-                runs = [hop_once(url, args.latency_jobs, rng) if options is None
-                        else latency_once(url, options, args.latency_jobs, rng)
+            cases: dict[str, dict[str, Any] | None] = {"redis-hop": None, **LATENCY}
+            for name, case in cases.items():
+                runs = [hop_once(url, args.latency_jobs, rng) if case is None
+                        else latency_once(url, case, args.latency_jobs, rng)
                         for _ in range(args.repeats)]
                 results["latency"][name] = summarize(runs)
                 s, q = results["latency"][name]["p50_us"], results["latency"][name]["p99_us"]
