@@ -9,8 +9,8 @@
   0.1 s) against --blocking (BLPOP), each with and without fork, and the bare Redis hop
   (redis-py LPUSH -> BRPOP in another process) under the same arrivals.
 
-Each figure is the median of --repeats runs with its min-max spread. Uses REDIS_URL or a private
-embedded Redis. Reference (real Resque 2.7.0, same kind of machine): 264 jobs/s forked, 1,240
+Each figure is the median of --repeats runs with its min-max spread. Uses a private embedded
+Redis, or REDIS_URL's database if it is empty or the suite's own (each drain empties it). Reference (real Resque 2.7.0, same kind of machine): 264 jobs/s forked, 1,240
 without fork; idle latency interval/2 (p50 53 ms at 0.1 s).
 """
 
@@ -22,9 +22,9 @@ import os
 import random
 import resource
 import statistics
+import sys
 import tempfile
 import time
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ import redis
 from comparisons.base import JobSpec, SystemConfig
 from comparisons.resque_clone.adapter import ResqueCloneSystem
 from harness import probe
+from harness.redis_server import RedisServerError, claim_database, redact, redis_for_suite
 from workloads import registry
 
 DRAIN = {"fork": {"interval": 0.1, "fork": True}, "nofork": {"interval": 0.1, "fork": False}}
@@ -110,7 +111,6 @@ def hop_once(url: str, n: int, rng: random.Random) -> dict[str, float]:
     """The Redis hop under the same idle arrivals: a bare redis-py process BRPOPs, the time it
     woke minus the planned time the producer pushed (harness/scenarios/floor.py's consumer)."""
     import subprocess
-    import sys
 
     from harness.scenarios import floor
 
@@ -183,12 +183,12 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     rng = random.Random(1)
     results: dict[str, Any] = {"drain": {}, "latency": {}, "fork_floor": {}}
-    with ExitStack() as stack:
-        url = os.environ.get("REDIS_URL")
-        if not url:
-            from harness.redis_server import EmbeddedRedis
-
-            url = stack.enter_context(EmbeddedRedis()).url
+    with redis_for_suite() as url:
+        try:  # a REDIS_URL database must be empty or ours: each drain empties it
+            claim_database(url)
+        except (RedisServerError, redis.RedisError) as exc:
+            print(f"error: cannot use Redis at {redact(url)}: {exc}", file=sys.stderr)
+            return 2
         if args.only in (None, "drain"):
             # interleaved, so each repeat's drain and fork floor see the same machine load
             floors: list[dict[str, float]] = []
