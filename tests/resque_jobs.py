@@ -81,6 +81,50 @@ class Sleeper:
         emit("sleep-end", tag=tag)
 
 
+class Graceful:
+    """Sleeps; on TermException (the worker's TERM_CHILD) records that it cleaned up, re-raises."""
+
+    queue = "default"
+
+    @staticmethod
+    def perform(seconds: float, tag: str) -> None:
+        from comparisons.resque_clone.job import TermException
+
+        emit("sleep-start", tag=tag)
+        try:
+            time.sleep(seconds)
+        except TermException:
+            emit("term-caught", tag=tag)
+            raise
+        emit("sleep-end", tag=tag)
+
+
+class Stubborn:
+    """Ignores SIGTERM and sleeps: only a KILL stops it."""
+
+    queue = "default"
+
+    @staticmethod
+    def perform(seconds: float, tag: str) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        emit("sleep-start", tag=tag)
+        time.sleep(seconds)
+        emit("sleep-end", tag=tag)
+
+
+class AtExit:
+    """Registers an atexit handler in the process running the job."""
+
+    queue = "default"
+
+    @staticmethod
+    def perform(tag: str) -> None:
+        import atexit
+
+        atexit.register(emit, "atexit", tag=tag)
+        emit("echo", args=[tag])
+
+
 class Crasher:
     queue = "default"
 

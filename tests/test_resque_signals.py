@@ -9,8 +9,11 @@ from pathlib import Path
 
 import pytest
 from resque_jobs import (
+    AtExit,
     Echo,
+    Graceful,
     Sleeper,
+    Stubborn,
     events,
     wait_for,
 )
@@ -82,6 +85,69 @@ def test_usr1_kills_the_child_and_keeps_working(resque, resque_worker, run_dir, 
     wait_for(lambda: [e for e in events(run_dir, "echo")], what="the next job")
     assert worker.proc.poll() is None and ended(run_dir, "u") == []
     assert [r["exception"] for r in failures(redis_client)] == ["DirtyExit"]
+
+
+def test_term_child_sends_term_first_so_the_job_can_clean_up(resque, resque_worker, run_dir,
+                                                            redis_client):
+    worker = resque_worker("--queue", "default", "--interval", "0.1", "--term-child")
+    resque.enqueue(Graceful, 30, "g")
+    started(run_dir, "g")
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(timeout=10) == 0
+    assert [e["tag"] for e in events(run_dir, "term-caught")] == ["g"]
+    [record] = failures(redis_client)
+    assert record["exception"] == "TermException" and record["payload"]["class"] == "Graceful"
+
+
+def test_term_child_kills_a_job_that_ignores_term_after_the_timeout(resque, resque_worker, run_dir,
+                                                                    redis_client):
+    worker = resque_worker("--queue", "default", "--interval", "0.1",
+                           env={"TERM_CHILD": "1", "RESQUE_TERM_TIMEOUT": "0.8"})
+    resque.enqueue(Stubborn, 30, "s")
+    started(run_dir, "s")
+    t0 = time.monotonic()
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(timeout=10) == 0
+    assert 0.8 <= time.monotonic() - t0 < 5
+    assert ended(run_dir, "s") == []
+    [record] = failures(redis_client)
+    assert record["exception"] == "DirtyExit" and "SIGKILL" in record["error"]
+    assert "Sending KILL signal to child" in worker.output()
+
+
+def test_usr1_with_term_child_terms_the_job_and_keeps_working(resque, resque_worker, run_dir,
+                                                              redis_client):
+    worker = resque_worker("--queue", "default", "--interval", "0.05", "--term-child")
+    resque.enqueue(Graceful, 30, "u")
+    resque.enqueue(Echo, "after-usr1")
+    started(run_dir, "u")
+    worker.signal(signal.SIGUSR1)
+    wait_for(lambda: events(run_dir, "echo"), what="the next job")
+    assert worker.proc.poll() is None and events(run_dir, "term-caught")
+    assert [r["exception"] for r in failures(redis_client)] == ["TermException"]
+
+
+def test_graceful_term_finishes_the_current_job_then_exits(resque, resque_worker, run_dir,
+                                                           redis_client):
+    worker = resque_worker("--queue", "default", "--interval", "0.1", env={"GRACEFUL_TERM": "1"})
+    resque.enqueue(Sleeper, 0.6, "gt")
+    resque.enqueue(Echo, "never")
+    started(run_dir, "gt")
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(timeout=10) == 0
+    assert ended(run_dir, "gt") and failures(redis_client) == []
+    assert resque.size("default") == 1
+
+
+@pytest.mark.parametrize("run_hooks", [True, False])
+def test_run_at_exit_hooks_decides_whether_a_child_runs_atexit_handlers(resque, resque_worker,
+                                                                        run_dir, run_hooks):
+    resque.enqueue(AtExit, "x")
+    env = {"RUN_AT_EXIT_HOOKS": "1"} if run_hooks else {}
+    worker = resque_worker("--queue", "default", "--interval", "0", env=env, wait=False)
+    assert worker.wait(timeout=30) == 0, worker.output()
+    assert events(run_dir, "echo")
+    assert bool(events(run_dir, "atexit")) is run_hooks
 
 
 def test_usr2_pauses_and_cont_resumes(resque, resque_worker, run_dir):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 from resque_jobs import (
     ROOT,
@@ -204,6 +206,46 @@ def test_cli_needs_a_redis_url():
 def test_cli_rejects_a_bad_interval(redis_url):
     out = run_cli("work", "--redis", redis_url, "--queue", "*", env={"INTERVAL": "soon"})
     assert out.returncode == 2 and "INTERVAL='soon' is not a number" in out.stderr
+
+
+def test_cli_rejects_a_negative_term_timeout(redis_url):
+    out = run_cli("work", "--redis", redis_url, "--queue", "*", "--term-timeout", "-1")
+    assert out.returncode == 2 and "term timeout must be >= 0" in out.stderr
+
+
+def test_cli_reports_a_pidfile_it_cannot_write(redis_url, tmp_path):
+    out = run_cli("work", "--redis", redis_url, "--queue", "*",
+                  env={"PIDFILE": str(tmp_path / "no-such-dir" / "w.pid")})
+    assert out.returncode == 2 and "cannot write the pid file" in out.stderr
+
+
+def test_pidfile_holds_the_worker_pid(resque_worker, tmp_path):
+    pidfile = tmp_path / "worker.pid"
+    worker = resque_worker("--queue", "default", "--interval", "0.1", env={"PIDFILE": str(pidfile)})
+    assert pidfile.read_text() == str(worker.pid)
+
+
+def test_background_detaches_and_the_daemon_keeps_working(resque, resque_worker, run_dir,
+                                                          redis_client, tmp_path):
+    pidfile = tmp_path / "daemon.pid"
+    launcher = resque_worker("--queue", "default", "--interval", "0.05", "--background",
+                             "--pidfile", str(pidfile), wait=False)
+    assert launcher.wait(timeout=30) == 0, launcher.output()  # returns at once
+    pid = int(wait_for(lambda: pidfile.exists() and pidfile.read_text(), what="the pid file"))
+    try:
+        assert pid != launcher.pid and psutil.Process(pid).ppid() != launcher.pid
+        assert os.getsid(pid) == pid  # its own session: no terminal can hang it up
+        wait_for(lambda: any(w.decode().split(":")[1] == str(pid)
+                             for w in redis_client.smembers("resque:workers")), what="registration")
+        resque.enqueue(Echo, "from-daemon")
+        wait_for(lambda: echoed(run_dir) == ["from-daemon"], what="the daemon's job")
+        os.kill(pid, signal.SIGQUIT)
+        wait_for(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE,
+                 what="the daemon to exit")
+        assert redis_client.smembers("resque:workers") == set()
+    finally:
+        if psutil.pid_exists(pid):
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_blocking_fetch_starts_a_job_on_push_not_after_the_interval(resque, resque_worker, run_dir):

@@ -1,7 +1,9 @@
 """The command line: python -m comparisons.resque_clone <command>.
 
     work       a worker:  --queue '*' --interval 5 --require myapp.jobs [--no-fork] [--blocking]
-               (or, as with `rake resque:work`: QUEUE / QUEUES, INTERVAL, FORK_PER_JOB=false)
+               (or, as with `rake resque:work`: QUEUE / QUEUES, INTERVAL, FORK_PER_JOB=false,
+               TERM_CHILD, RESQUE_TERM_TIMEOUT, GRACEFUL_TERM, RUN_AT_EXIT_HOOKS, PIDFILE,
+               BACKGROUND, VVERBOSE)
     scheduler  moves due delayed jobs to their queues (resque-scheduler)
     web        the dashboard (comparisons.resque_clone.web)
     stats      counters and sizes, as JSON
@@ -77,6 +79,18 @@ def _parser() -> argparse.ArgumentParser:
                    help="also move due delayed jobs (a scheduler thread)")
     w.add_argument("--scheduler-interval", type=float, default=None,
                    help="scheduler poll seconds (default 5; env RESQUE_SCHEDULER_INTERVAL)")
+    w.add_argument("--term-child", action="store_true", default=None,
+                   help="on TERM / INT / USR1, send the child TERM first and KILL it only after "
+                        "--term-timeout (env TERM_CHILD)")
+    w.add_argument("--term-timeout", type=float, default=None, metavar="SECONDS",
+                   help="how long a TERMed child may take to exit (default 4; env RESQUE_TERM_TIMEOUT)")
+    w.add_argument("--graceful-term", action="store_true", default=None,
+                   help="TERM finishes the current job first, like QUIT (env GRACEFUL_TERM)")
+    w.add_argument("--run-at-exit-hooks", action="store_true", default=None,
+                   help="forked children run atexit handlers before exiting (env RUN_AT_EXIT_HOOKS)")
+    w.add_argument("--pidfile", default=None, metavar="PATH", help="write the worker's pid here (env PIDFILE)")
+    w.add_argument("--background", action="store_true", default=None,
+                   help="detach and run as a daemon; with --pidfile to find it (env BACKGROUND)")
     w.add_argument("--heartbeat-interval", type=float, default=None, help=argparse.SUPPRESS)
     w.add_argument("--prune-interval", type=float, default=None, help=argparse.SUPPRESS)
 
@@ -120,6 +134,16 @@ def cmd_work(args: argparse.Namespace) -> int:
     blocking = args.blocking if args.blocking is not None else bool(_bool_env("BLOCKING"))
     sched = args.scheduler_interval if args.scheduler_interval is not None else _float_env(
         "RESQUE_SCHEDULER_INTERVAL", scheduler.DEFAULT_INTERVAL)
+    term_timeout = args.term_timeout if args.term_timeout is not None else _float_env(
+        "RESQUE_TERM_TIMEOUT", 4.0)
+    if term_timeout < 0:
+        raise UsageError(f"term timeout must be >= 0, got {term_timeout}")
+    pidfile = args.pidfile or os.environ.get("PIDFILE") or None
+
+    def flag(value: bool | None, env: str) -> bool:
+        return value if value is not None else bool(_bool_env(env))
+
+    conn = _connect(args)  # (no connection yet: a missing URL is reported before anything else)
     for target in args.require:
         try:
             names = registry.require(target)
@@ -127,15 +151,44 @@ def cmd_work(args: argparse.Namespace) -> int:
             print(f"error: cannot load --require {target}: {type(exc).__name__}: {exc}", file=sys.stderr)
             return 1
         log.info("loaded %s: %s", target, ", ".join(names) or "no job classes")
+    try:
+        pid_fh = open(pidfile, "w") if pidfile else None  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise UsageError(f"cannot write the pid file {pidfile}: {exc}") from exc
+    # after every check, so a bad setting or a module that cannot load is reported by this
+    # command, not lost in a daemon
+    if flag(args.background, "BACKGROUND"):
+        daemonize()
+    if pid_fh:
+        with pid_fh:
+            pid_fh.write(str(os.getpid()))
     worker = Worker(
-        _connect(args), patterns, interval=interval,
+        conn, patterns, interval=interval,
         fork_per_job=True if fork is None else fork, blocking=blocking,
         with_scheduler=args.with_scheduler, scheduler_interval=sched,
         heartbeat_interval=args.heartbeat_interval or _float_env("RESQUE_HEARTBEAT_INTERVAL", keys.HEARTBEAT_INTERVAL),
         prune_interval=args.prune_interval or _float_env("RESQUE_PRUNE_INTERVAL", keys.PRUNE_INTERVAL),
+        term_child=flag(args.term_child, "TERM_CHILD"), term_timeout=term_timeout,
+        graceful_term=flag(args.graceful_term, "GRACEFUL_TERM"),
+        run_at_exit_hooks=flag(args.run_at_exit_hooks, "RUN_AT_EXIT_HOOKS"),
     )
     worker.work()
     return 0
+
+
+def daemonize() -> None:
+    """BACKGROUND (Ruby's Process.daemon): the command returns at once, the worker lives on in a
+    new session with no terminal. Output that goes to a terminal is dropped; output redirected to a
+    file or pipe stays there (Ruby drops it too; a daemon's log is more useful kept)."""
+    if os.fork() > 0:
+        os._exit(0)
+    os.setsid()
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    for fd in (1, 2):
+        if os.isatty(fd):
+            os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def cmd_scheduler(args: argparse.Namespace) -> int:

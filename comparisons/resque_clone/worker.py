@@ -17,12 +17,15 @@ Resque fork did): a job starts a Redis hop after it is pushed instead of up to I
 
 Signals (Resque's meanings): QUIT finish the current job, then exit; TERM / INT exit now, killing
 the child (without fork: the job is interrupted); USR1 kill the child, keep working; USR2 pause
-(finish the current job, take no new one); CONT resume.
+(finish the current job, take no new one); CONT resume. "Killing the child" is SIGKILL at once,
+or, with TERM_CHILD, SIGTERM first (the job sees a TermException and can clean up) and SIGKILL
+only if it is still there after RESQUE_TERM_TIMEOUT seconds. GRACEFUL_TERM makes TERM act as QUIT.
 """
 
 from __future__ import annotations
 
 import _signal
+import atexit
 import gc
 import logging
 import os
@@ -58,6 +61,10 @@ class Worker:
         heartbeat_interval: float = keys.HEARTBEAT_INTERVAL,
         prune_interval: float = keys.PRUNE_INTERVAL,
         hostname: str | None = None,
+        term_child: bool = False,
+        term_timeout: float = 4.0,
+        graceful_term: bool = False,
+        run_at_exit_hooks: bool = False,
     ) -> None:
         self.conn = conn
         self.patterns = queues.parse(queue_patterns)
@@ -70,11 +77,17 @@ class Worker:
         self.heartbeat_interval = heartbeat_interval
         self.prune_interval = prune_interval
         self.hostname = hostname or socket.gethostname()
+        self.term_child = term_child  # TERM the child, KILL it after term_timeout s
+        self.term_timeout = float(term_timeout)
+        self.graceful_term = graceful_term  # TERM = QUIT
+        self.run_at_exit_hooks = run_at_exit_hooks  # the child runs atexit handlers before exiting
         self.pid = os.getpid()
         self.id = f"{self.hostname}:{self.pid}:{','.join(self.patterns)}"
         self.shutdown = False
         self.paused = False
         self.child: int | None = None
+        self._reaped: int | None = None  # the child's wait status, when a signal handler reaped it
+        self._killing = False
         self.in_job = False
         self._redis_failures = 0
         # the per-job debug lines, decided once (-v / VVERBOSE): even a disabled log call walks
@@ -182,12 +195,16 @@ class Worker:
         run_worker_hooks("before_fork", job)
         sys.stdout.flush()
         sys.stderr.flush()
+        self._reaped = None
         pid = os.fork()
         if pid == 0:
             self._child_main(job)  # never returns
         self.child = pid
         self.procline(f"Forked {pid} at {int(time.time())}")
-        _, status = os.waitpid(pid, 0)
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:  # reaped by _term_then_kill_child, in a signal handler
+            status = self._reaped if self._reaped is not None else 0
         self.child = None
         if os.WIFSIGNALED(status):
             name = signal.Signals(os.WTERMSIG(status)).name
@@ -214,6 +231,13 @@ class Worker:
         except BaseException:
             code = 1
         finally:
+            if self.run_at_exit_hooks:  # RUN_AT_EXIT_HOOKS: Ruby's `exit` instead of `exit!`
+                try:
+                    atexit._run_exitfuncs()
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                except BaseException:
+                    code = 1
             os._exit(code)
 
     def perform(self, job: Job, forked: bool = False) -> None:
@@ -280,7 +304,7 @@ class Worker:
     # -- signals ----------------------------------------------------------------------------
 
     def install_signal_handlers(self) -> None:
-        signal.signal(signal.SIGTERM, self._shutdown_now)
+        signal.signal(signal.SIGTERM, self._shutdown_after_job if self.graceful_term else self._shutdown_now)
         signal.signal(signal.SIGINT, self._shutdown_now)
         signal.signal(signal.SIGQUIT, self._shutdown_after_job)
         signal.signal(signal.SIGUSR1, self._kill_child)
@@ -297,12 +321,14 @@ class Worker:
             raise TermException(signal.Signals(signum).name)
 
     def _shutdown_after_job(self, signum: int, frame: Any) -> None:
-        log.info("QUIT: exiting after the current job")
+        log.info("%s: exiting after the current job", signal.Signals(signum).name)
         self.shutdown = True
         self.wake()
 
     def _kill_child(self, signum: int, frame: Any) -> None:
-        if self.child:
+        if self.child and self.term_child:
+            self._term_then_kill_child(self.child)
+        elif self.child:
             log.info("Killing child at %d", self.child)
             try:
                 os.kill(self.child, signal.SIGKILL)
@@ -310,6 +336,34 @@ class Worker:
                 pass
         elif signum == signal.SIGUSR1:
             log.info("USR1: no child to kill")
+
+    def _term_then_kill_child(self, pid: int) -> None:
+        """TERM_CHILD (Resque's new_kill_child): SIGTERM, then up to term_timeout seconds for the
+        child to exit, then SIGKILL. Runs in a signal handler while the loop waits for the child;
+        a child reaped here leaves its status in self._reaped for that wait."""
+        if self._killing:
+            return  # a second signal while we already wait: one countdown is enough
+        self._killing = True
+        try:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                self._reaped = status
+                return
+            log.info("Sending TERM signal to child %d", pid)
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + self.term_timeout
+            while time.monotonic() < deadline:
+                time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    self._reaped = status
+                    return
+            log.info("Sending KILL signal to child %d", pid)
+            os.kill(pid, signal.SIGKILL)
+        except ChildProcessError:
+            pass  # already reaped by the loop
+        finally:
+            self._killing = False
 
     def _pause(self, signum: int, frame: Any) -> None:
         log.info("USR2 received; pausing job processing")
