@@ -269,7 +269,7 @@ class WorkerProcess:
         argv = [sys.executable, "-m", "comparisons.resque_clone", command]
         if redis_url:
             argv += ["--redis", redis_url]
-        if command == "work":
+        if command in ("work", "workers"):
             argv += ["--require", JOBS_FILE]
         self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         from harness.procs import die_with_parent

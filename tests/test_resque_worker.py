@@ -248,6 +248,48 @@ def test_background_detaches_and_the_daemon_keeps_working(resque, resque_worker,
             os.kill(pid, signal.SIGKILL)
 
 
+def registered_pids(redis_client):
+    return {int(w.decode().split(":")[1]) for w in redis_client.smembers("resque:workers")}
+
+
+def test_workers_runs_count_workers_and_passes_signals_on(resque, resque_worker, run_dir,
+                                                          redis_client):
+    pool = resque_worker("--queue", "default", "--interval", "0.05", command="workers",
+                         env={"COUNT": "2"}, wait=False)
+    pids = wait_for(lambda: len(registered_pids(redis_client)) == 2 and registered_pids(redis_client),
+                    what="two workers")
+    assert pids == set(pool.children())
+    for i in range(6):
+        resque.enqueue(Echo, i)
+    wait_for(lambda: sorted(echoed(run_dir)) == list(range(6)), what="the jobs")
+    pool.signal(signal.SIGQUIT)
+    assert pool.wait(timeout=15) == 0, pool.output()
+    assert redis_client.smembers("resque:workers") == set()
+    assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+                   for p in pids)
+
+
+def test_each_of_the_workers_gets_every_setting_but_count_pidfile_and_background():
+    from comparisons.resque_clone import pool
+
+    argv = ["--count", "3", "--queue", "a,b", "--pidfile", "/tmp/p", "--background", "--count=4",
+            "--pidfile=/tmp/q", "--term-child", "-r", "jobs.py"]
+    assert pool.work_argv(argv) == ["--queue", "a,b", "--term-child", "-r", "jobs.py"]
+    assert pool.work_env({"COUNT": "3", "PIDFILE": "p", "BACKGROUND": "1", "QUEUE": "*"}) == {"QUEUE": "*"}
+
+
+def test_workers_needs_a_count(redis_url):
+    out = run_cli("workers", "--redis", redis_url, "--queue", "*")
+    assert out.returncode == 2 and "give --count N (or COUNT=N)" in out.stderr
+
+
+def test_workers_exits_1_when_its_workers_cannot_start(redis_url):
+    out = run_cli("workers", "--count", "2", "--redis", redis_url, "--queue", "*",
+                  "--require", "no.such.module")
+    assert out.returncode == 1
+    assert out.stderr.count("cannot load --require no.such.module") == 2
+
+
 def test_blocking_fetch_starts_a_job_on_push_not_after_the_interval(resque, resque_worker, run_dir):
     resque_worker("--queue", "default", "--interval", "30", "--blocking")
     time.sleep(0.3)  # the worker is now blocked in BLPOP

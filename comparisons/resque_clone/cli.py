@@ -4,6 +4,7 @@
                (or, as with `rake resque:work`: QUEUE / QUEUES, INTERVAL, FORK_PER_JOB=false,
                TERM_CHILD, RESQUE_TERM_TIMEOUT, GRACEFUL_TERM, RUN_AT_EXIT_HOOKS, PIDFILE,
                BACKGROUND, VVERBOSE)
+    workers    --count N (or COUNT=N) workers with the same settings (rake resque:workers)
     scheduler  moves due delayed jobs to their queues (resque-scheduler)
     web        the dashboard (comparisons.resque_clone.web)
     stats      counters and sizes, as JSON
@@ -22,6 +23,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from typing import IO, Any
 
 import redis
 
@@ -52,17 +54,8 @@ def _bool_env(name: str) -> bool | None:
     return raw.strip().lower() not in ("false", "0", "no", "off")
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m comparisons.resque_clone",
-                                description="A Resque-compatible job queue in Python.")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--redis", "--redis-url", dest="redis", help="Redis URL (default: $REDIS_URL)")
-    common.add_argument("--namespace", default=os.environ.get("RESQUE_NAMESPACE", keys.DEFAULT_NAMESPACE),
-                        help="key prefix (default: resque)")
-    common.add_argument("-v", "--verbose", action="count", default=0)
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    w = sub.add_parser("work", parents=[common], help="run a worker")
+def _work_arguments(w: argparse.ArgumentParser) -> None:
+    """The settings of one worker (`work`, and each of `workers`)."""
     w.add_argument("-q", "--queue", "--queues", dest="queues", action="append",
                    help="queues in priority order, comma separated; '*' = all (env QUEUE / QUEUES)")
     w.add_argument("-i", "--interval", type=float, default=None,
@@ -94,6 +87,24 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--heartbeat-interval", type=float, default=None, help=argparse.SUPPRESS)
     w.add_argument("--prune-interval", type=float, default=None, help=argparse.SUPPRESS)
 
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m comparisons.resque_clone",
+                                description="A Resque-compatible job queue in Python.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--redis", "--redis-url", dest="redis", help="Redis URL (default: $REDIS_URL)")
+    common.add_argument("--namespace", default=os.environ.get("RESQUE_NAMESPACE", keys.DEFAULT_NAMESPACE),
+                        help="key prefix (default: resque)")
+    common.add_argument("-v", "--verbose", action="count", default=0)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    _work_arguments(sub.add_parser("work", parents=[common], help="run a worker"))
+    pool = sub.add_parser("workers", parents=[common], allow_abbrev=False,
+                          help="run COUNT workers with the same settings (rake resque:workers)")
+    pool.add_argument("--count", type=int, default=None,
+                      help="how many workers (env COUNT)")
+    _work_arguments(pool)
+
     s = sub.add_parser("scheduler", parents=[common], help="move due delayed jobs to their queues")
     s.add_argument("-i", "--interval", type=float, default=None,
                    help="seconds between passes (default 5; env RESQUE_SCHEDULER_INTERVAL)")
@@ -117,9 +128,12 @@ def _logging(verbose: int) -> None:
                         format="%(asctime)s %(process)d %(levelname)s %(message)s")
 
 
-def cmd_work(args: argparse.Namespace) -> int:
-    from comparisons.resque_clone.worker import Worker
+def _flag(value: bool | None, env: str) -> bool:
+    return value if value is not None else bool(_bool_env(env))
 
+
+def _work_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """A worker's settings from flags, else the environment, checked (UsageError)."""
     spec = args.queues or [os.environ.get("QUEUES") or os.environ.get("QUEUE") or ""]
     try:
         from comparisons.resque_clone import queues as queue_rules
@@ -130,18 +144,40 @@ def cmd_work(args: argparse.Namespace) -> int:
     interval = args.interval if args.interval is not None else _float_env("INTERVAL", 5.0)
     if interval < 0:
         raise UsageError(f"interval must be >= 0, got {interval}")
-    fork = args.fork if args.fork is not None else _bool_env("FORK_PER_JOB")
-    blocking = args.blocking if args.blocking is not None else bool(_bool_env("BLOCKING"))
-    sched = args.scheduler_interval if args.scheduler_interval is not None else _float_env(
-        "RESQUE_SCHEDULER_INTERVAL", scheduler.DEFAULT_INTERVAL)
     term_timeout = args.term_timeout if args.term_timeout is not None else _float_env(
         "RESQUE_TERM_TIMEOUT", 4.0)
     if term_timeout < 0:
         raise UsageError(f"term timeout must be >= 0, got {term_timeout}")
-    pidfile = args.pidfile or os.environ.get("PIDFILE") or None
+    fork = args.fork if args.fork is not None else _bool_env("FORK_PER_JOB")
+    return {
+        "patterns": patterns, "interval": interval, "term_timeout": term_timeout,
+        "fork": True if fork is None else fork, "blocking": _flag(args.blocking, "BLOCKING"),
+        "scheduler_interval": args.scheduler_interval if args.scheduler_interval is not None
+        else _float_env("RESQUE_SCHEDULER_INTERVAL", scheduler.DEFAULT_INTERVAL),
+        "pidfile": args.pidfile or os.environ.get("PIDFILE") or None,
+        "background": _flag(args.background, "BACKGROUND"),
+    }
 
-    def flag(value: bool | None, env: str) -> bool:
-        return value if value is not None else bool(_bool_env(env))
+
+def _open_pidfile(path: str | None) -> IO[str] | None:
+    try:
+        return open(path, "w") if path else None  # noqa: SIM115 - the caller writes and closes it
+    except OSError as exc:
+        raise UsageError(f"cannot write the pid file {path}: {exc}") from exc
+
+
+def _detach_and_record_pid(settings: dict[str, Any], pid_fh: IO[str] | None) -> None:
+    if settings["background"]:
+        daemonize()
+    if pid_fh:
+        with pid_fh:
+            pid_fh.write(str(os.getpid()))
+
+
+def cmd_work(args: argparse.Namespace) -> int:
+    from comparisons.resque_clone.worker import Worker
+
+    settings = _work_settings(args)
 
     conn = _connect(args)  # (no connection yet: a missing URL is reported before anything else)
     for target in args.require:
@@ -151,29 +187,41 @@ def cmd_work(args: argparse.Namespace) -> int:
             print(f"error: cannot load --require {target}: {type(exc).__name__}: {exc}", file=sys.stderr)
             return 1
         log.info("loaded %s: %s", target, ", ".join(names) or "no job classes")
-    try:
-        pid_fh = open(pidfile, "w") if pidfile else None  # noqa: SIM115 - closed below
-    except OSError as exc:
-        raise UsageError(f"cannot write the pid file {pidfile}: {exc}") from exc
     # after every check, so a bad setting or a module that cannot load is reported by this
     # command, not lost in a daemon
-    if flag(args.background, "BACKGROUND"):
-        daemonize()
-    if pid_fh:
-        with pid_fh:
-            pid_fh.write(str(os.getpid()))
+    _detach_and_record_pid(settings, _open_pidfile(settings["pidfile"]))
     worker = Worker(
-        conn, patterns, interval=interval,
-        fork_per_job=True if fork is None else fork, blocking=blocking,
-        with_scheduler=args.with_scheduler, scheduler_interval=sched,
+        conn, settings["patterns"], interval=settings["interval"],
+        fork_per_job=settings["fork"], blocking=settings["blocking"],
+        with_scheduler=args.with_scheduler, scheduler_interval=settings["scheduler_interval"],
         heartbeat_interval=args.heartbeat_interval or _float_env("RESQUE_HEARTBEAT_INTERVAL", keys.HEARTBEAT_INTERVAL),
         prune_interval=args.prune_interval or _float_env("RESQUE_PRUNE_INTERVAL", keys.PRUNE_INTERVAL),
-        term_child=flag(args.term_child, "TERM_CHILD"), term_timeout=term_timeout,
-        graceful_term=flag(args.graceful_term, "GRACEFUL_TERM"),
-        run_at_exit_hooks=flag(args.run_at_exit_hooks, "RUN_AT_EXIT_HOOKS"),
+        term_child=_flag(args.term_child, "TERM_CHILD"), term_timeout=settings["term_timeout"],
+        graceful_term=_flag(args.graceful_term, "GRACEFUL_TERM"),
+        run_at_exit_hooks=_flag(args.run_at_exit_hooks, "RUN_AT_EXIT_HOOKS"),
     )
     worker.work()
     return 0
+
+
+def cmd_workers(args: argparse.Namespace, argv: list[str]) -> int:
+    from comparisons.resque_clone import pool
+
+    count = args.count
+    if count is None:
+        raw = os.environ.get("COUNT", "")
+        try:
+            count = int(raw) if raw else None
+        except ValueError as exc:
+            raise UsageError(f"COUNT={raw!r} is not a whole number") from exc
+    if count is None:
+        raise UsageError("how many workers? give --count N (or COUNT=N)")
+    if count < 1:
+        raise UsageError(f"count must be >= 1, got {count}")
+    settings = _work_settings(args)
+    _connect(args)  # a missing Redis URL is reported once, here
+    _detach_and_record_pid(settings, _open_pidfile(settings["pidfile"]))
+    return pool.run(count, pool.work_argv(argv), pool.work_env(os.environ))
 
 
 def daemonize() -> None:
@@ -255,6 +303,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _logging(args.verbose)
     try:
+        if args.command == "workers":
+            return cmd_workers(args, argv[argv.index("workers") + 1:])
         handler = {"work": cmd_work, "scheduler": cmd_scheduler, "stats": cmd_stats,
                    "failed": cmd_failed}[args.command]
         return handler(args)
