@@ -22,7 +22,7 @@ import psutil
 import pytest
 
 from comparisons.resque_clone import Resque
-from comparisons.resque_clone.hooks import DontPerform, worker_hook
+from comparisons.resque_clone.hooks import DontFail, DontPerform, worker_hook
 from comparisons.resque_clone.retry import Retry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -175,6 +175,21 @@ class Skipper:
     @staticmethod
     def perform() -> None:
         emit("skipper-performed")
+
+
+class HandledFailure:
+    """Its on_failure hook handles the failure itself and says DontFail."""
+
+    queue = "default"
+
+    @classmethod
+    def on_failure_handled(cls, exc: BaseException, *args: Any) -> None:
+        emit("handled", error=str(exc))
+        raise DontFail()
+
+    @staticmethod
+    def perform() -> None:
+        raise RuntimeError("handled elsewhere")
 
 
 class Guarded:

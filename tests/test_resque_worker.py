@@ -16,6 +16,7 @@ from resque_jobs import (
     ROOT,
     Crasher,
     Echo,
+    HandledFailure,
     Hooked,
     Skipper,
     events,
@@ -117,6 +118,17 @@ def test_failure_runs_on_failure_hooks_and_skips_after_perform(resque, resque_wo
     [hook] = events(run_dir, "on_failure_a")
     assert hook["error"] == "hooked failure" and hook["args"] == [True]
     assert redis_client.llen("resque:failed") == 1
+
+
+def test_dont_fail_from_an_on_failure_hook_writes_no_failure_record(resque, resque_worker, run_dir,
+                                                                    redis_client):
+    resque.enqueue(HandledFailure)
+    resque.enqueue(Echo, "next")
+    drain(resque_worker, "--queue", "default")
+    assert [e["error"] for e in events(run_dir, "handled")] == ["handled elsewhere"]
+    assert redis_client.llen("resque:failed") == 0
+    assert redis_client.get("resque:stat:failed") == b"1"  # still counted, as in Resque
+    assert echoed(run_dir) == ["next"]
 
 
 def test_dont_perform_skips_the_job_without_a_failure(resque, resque_worker, run_dir, redis_client):

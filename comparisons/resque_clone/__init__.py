@@ -11,8 +11,8 @@ Read README.md beside this file for the design as a lesson.
 
 from comparisons.resque_clone.client import Resque
 from comparisons.resque_clone.connection import Connection
-from comparisons.resque_clone.hooks import DontPerform
+from comparisons.resque_clone.hooks import DontFail, DontPerform
 from comparisons.resque_clone.keys import NonJsonArgument
 from comparisons.resque_clone.registry import JobClassNotFound, register
 
-__all__ = ["Connection", "DontPerform", "JobClassNotFound", "NonJsonArgument", "Resque", "register"]
+__all__ = ["Connection", "DontFail", "DontPerform", "JobClassNotFound", "NonJsonArgument", "Resque", "register"]

@@ -3,7 +3,7 @@
 Job hooks are class methods found by name prefix and run in name order, as in Resque:
 before_perform* (raise DontPerform to skip the job), around_perform* (generators that yield once,
 nested, the last one wrapping perform), after_perform* (not run when the job failed),
-on_failure*(exc, *args), before_enqueue* / before_dequeue* (return False to cancel),
+on_failure*(exc, *args) (raise DontFail for no failure record), before_enqueue* / before_dequeue* (return False to cancel),
 after_enqueue* / after_dequeue*.
 
 Worker hooks are plain functions registered per process: before_first_fork (once, in the
@@ -24,6 +24,11 @@ _worker_hooks: dict[str, list[Callable[..., Any]]] = {name: [] for name in WORKE
 
 class DontPerform(Exception):  # noqa: N818 - Resque's name
     """Raised by a before_perform hook: skip this job quietly (not a failure)."""
+
+
+class DontFail(Exception):  # noqa: N818 - Resque's name
+    """Raised by an on_failure hook: the hook dealt with the failure, so no failure record is
+    written (the failed counter still counts it, as in Resque)."""
 
 
 JOB_HOOK_KINDS = ("before_perform", "around_perform", "after_perform", "on_failure")

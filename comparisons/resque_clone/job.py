@@ -14,7 +14,7 @@ from typing import Any
 
 from comparisons.resque_clone import failure, hooks, keys, registry
 from comparisons.resque_clone.connection import Connection
-from comparisons.resque_clone.hooks import DontPerform, job_hooks, run_around
+from comparisons.resque_clone.hooks import DontFail, DontPerform, job_hooks, run_around
 
 
 class InvalidPayload(ValueError):
@@ -116,22 +116,33 @@ class Job:
         except Exception:
             return  # nothing to call hooks on
         for hook in job_hooks(cls, "on_failure"):
-            hook(exc, *args)
+            try:
+                hook(exc, *args)
+            except DontFail:
+                self._dont_fail = True  # the hook took care of it: no failure record
+                return
 
     def fail(self, conn: Connection, exc: BaseException) -> None:
-        """Run the on_failure hooks (once) and write the failure record, unless the job's class
-        suppresses it (the retry plugin does while a retry is still planned)."""
+        """Run the on_failure hooks (once) and write the failure record, unless an on_failure
+        hook raised DontFail or the job's class suppresses it (the retry plugin does while a
+        retry is still planned). A hook that raised anything else does not cost the record: it
+        is written, then the hook's exception propagates."""
+        hook_error: BaseException | None = None
         try:
             self.run_failure_hooks(exc)
-        finally:
-            suppressed = False
-            try:
-                check = getattr(self.payload_class, "failure_suppressed", None)
-                suppressed = bool(check(*self.args)) if callable(check) else False
-            except Exception:
-                suppressed = False
-            if not suppressed:
-                failure.create(conn, self.payload, exc, self.worker_id, self.queue)
+        except BaseException as err:
+            hook_error = err
+        if not getattr(self, "_dont_fail", False) and not self._failure_suppressed():
+            failure.create(conn, self.payload, exc, self.worker_id, self.queue)
+        if hook_error is not None:
+            raise hook_error
+
+    def _failure_suppressed(self) -> bool:
+        try:
+            check = getattr(self.payload_class, "failure_suppressed", None)
+            return bool(check(*self.args)) if callable(check) else False
+        except Exception:
+            return False
 
     def __repr__(self) -> str:
         return f"(Job{{{self.queue}}} | {self.class_name} | {self.payload!r:.120})"
