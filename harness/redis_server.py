@@ -188,6 +188,16 @@ def claim_database(url: str) -> None:
         client.close()
 
 
+def claim_problem(url: str) -> str | None:
+    """claim_database for a command: None when the database may be used, else why not (an
+    unreachable server, or a database holding keys the suite did not write)."""
+    try:
+        claim_database(url)
+    except (RedisServerError, redis.RedisError) as exc:
+        return f"cannot use Redis at {redact(url)}: {exc}"
+    return None
+
+
 def redact(url: str) -> str:
     """The URL without its password, for messages."""
     if "@" in url:

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-import redis
 
 from comparisons.base import (
     ConfigUnavailable,
@@ -36,7 +35,7 @@ from comparisons.base import (
 from harness import hdr, results, scenarios, summary
 from harness.probe import ENV_RUN_DIR
 from harness.profiles import Profile, select_configs
-from harness.redis_server import RedisServerError, claim_database, redact, redis_for_suite
+from harness.redis_server import claim_database, claim_problem, redact, redis_for_suite
 from harness.results import Cell, Run
 from harness.scenarios.common import CellContext, CellSpec, CellTimeout, Unsupported
 
@@ -312,10 +311,9 @@ def execute(options: RunOptions, progress: Progress | None = None) -> tuple[Run,
 
 def _check_redis(url: str) -> None:
     """Fail before anything starts if Redis is unreachable or the database is not ours."""
-    try:
-        claim_database(url)
-    except (RedisServerError, redis.RedisError) as exc:
-        raise UsageError(f"cannot use Redis at {redact(url)}: {exc}") from exc
+    problem = claim_problem(url)
+    if problem:
+        raise UsageError(problem)
 
 
 def _new_run_path(run: Run, out: Path) -> Path:

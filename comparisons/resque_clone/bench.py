@@ -33,7 +33,7 @@ import redis
 from comparisons.base import JobSpec, SystemConfig
 from comparisons.resque_clone.adapter import ResqueCloneSystem
 from harness import probe
-from harness.redis_server import RedisServerError, claim_database, redact, redis_for_suite
+from harness.redis_server import claim_problem, redis_for_suite
 from workloads import registry
 
 DRAIN = {"fork": {"interval": 0.1, "fork": True}, "nofork": {"interval": 0.1, "fork": False}}
@@ -184,10 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(1)
     results: dict[str, Any] = {"drain": {}, "latency": {}, "fork_floor": {}}
     with redis_for_suite() as url:
-        try:  # a REDIS_URL database must be empty or ours: each drain empties it
-            claim_database(url)
-        except (RedisServerError, redis.RedisError) as exc:
-            print(f"error: cannot use Redis at {redact(url)}: {exc}", file=sys.stderr)
+        problem = claim_problem(url)  # a REDIS_URL database must be empty or ours: drains empty it
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
             return 2
         if args.only in (None, "drain"):
             # interleaved, so each repeat's drain and fork floor see the same machine load

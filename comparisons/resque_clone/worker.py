@@ -345,18 +345,14 @@ class Worker:
             return  # a second signal while we already wait: one countdown is enough
         self._killing = True
         try:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                self._reaped = status
+            if self._reap(pid):
                 return
             log.info("Sending TERM signal to child %d", pid)
             os.kill(pid, signal.SIGTERM)
             deadline = time.monotonic() + self.term_timeout
             while time.monotonic() < deadline:
                 time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
-                done, status = os.waitpid(pid, os.WNOHANG)
-                if done:
-                    self._reaped = status
+                if self._reap(pid):
                     return
             log.info("Sending KILL signal to child %d", pid)
             os.kill(pid, signal.SIGKILL)
@@ -364,6 +360,13 @@ class Worker:
             pass  # already reaped by the loop
         finally:
             self._killing = False
+
+    def _reap(self, pid: int) -> bool:
+        """Has the child exited? If so it is reaped now and its status kept in self._reaped."""
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            self._reaped = status
+        return bool(done)
 
     def _pause(self, signum: int, frame: Any) -> None:
         log.info("USR2 received; pausing job processing")

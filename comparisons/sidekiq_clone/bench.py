@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="real Sidekiq without its start/done log line per job")
     args = ap.parse_args(argv)
     QUIET_RUBY["on"] = args.quiet_ruby
-    from harness.redis_server import RedisServerError, claim_database, redact, redis_for_suite
+    from harness.redis_server import claim_problem, redis_for_suite
 
     systems = args.systems.split(",")
     if "sidekiq" in systems:
@@ -176,10 +176,9 @@ def main(argv: list[str] | None = None) -> int:
                                                   for s in systems}
     logs = Path(tempfile.mkdtemp(prefix="sidekiq-bench-"))
     with redis_for_suite() as url:
-        try:  # a REDIS_URL database must be empty or ours: each drain empties it
-            claim_database(url)
-        except (RedisServerError, redis.RedisError) as exc:
-            print(f"error: cannot use Redis at {redact(url)}: {exc}", file=sys.stderr)
+        problem = claim_problem(url)  # a REDIS_URL database must be empty or ours: drains empty it
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
             return 2
         r = redis.Redis.from_url(url)
         for rep in range(args.repeats):
