@@ -43,6 +43,8 @@ class Job:
         self.payload = payload  # the decoded dict, or the raw text when it was not JSON
         self.load_error = load_error
         self.worker_id = ""
+        self._failure_hooks_ran = False  # on_failure hooks run once, in perform or in fail
+        self._dont_fail = False  # an on_failure hook raised DontFail: no failure record
 
     @classmethod
     def from_raw(cls, queue: str, raw: bytes) -> Job:
@@ -92,7 +94,6 @@ class Job:
         Exceptions propagate after the on_failure hooks ran."""
         cls = self.payload_class
         args = self.args
-        self._failure_hooks_ran = False
         try:
             try:
                 for hook in job_hooks(cls, "before_perform"):
@@ -108,7 +109,7 @@ class Job:
             raise
 
     def run_failure_hooks(self, exc: BaseException) -> None:
-        if getattr(self, "_failure_hooks_ran", False):
+        if self._failure_hooks_ran:
             return
         self._failure_hooks_ran = True
         try:
@@ -132,7 +133,7 @@ class Job:
             self.run_failure_hooks(exc)
         except BaseException as err:
             hook_error = err
-        if not getattr(self, "_dont_fail", False) and not self._failure_suppressed():
+        if not self._dont_fail and not self._failure_suppressed():
             failure.create(conn, self.payload, exc, self.worker_id, self.queue)
         if hook_error is not None:
             raise hook_error

@@ -18,6 +18,7 @@ VERSION = "2.7.0"  # the Resque release whose layout this clone speaks (also in 
 DEFAULT_NAMESPACE = "resque"
 HEARTBEAT_INTERVAL = 60.0  # seconds between heartbeats (Resque.heartbeat_interval)
 PRUNE_INTERVAL = HEARTBEAT_INTERVAL * 5  # a heartbeat older than this marks a dead worker
+TERM_TIMEOUT = 4.0  # RESQUE_TERM_TIMEOUT's default: seconds a TERMed child gets before KILL
 RETRY_NAMESPACE = "resque-retry"
 
 

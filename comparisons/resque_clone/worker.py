@@ -62,7 +62,7 @@ class Worker:
         prune_interval: float = keys.PRUNE_INTERVAL,
         hostname: str | None = None,
         term_child: bool = False,
-        term_timeout: float = 4.0,
+        term_timeout: float = keys.TERM_TIMEOUT,
         graceful_term: bool = False,
         run_at_exit_hooks: bool = False,
     ) -> None:
@@ -105,6 +105,7 @@ class Worker:
         self._worker_key = k.worker(self.id)
         self._done = (("DEL", self._worker_key), ("INCRBY", k.stat("processed"), "1"),
                       ("INCRBY", k.stat(f"processed:{self.id}"), "1"))
+        self._first_lpop = ("LPOP", k.queue(self.patterns[0]))
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -183,10 +184,11 @@ class Worker:
         """DEL worker:<id>, INCRBY stat:processed and stat:processed:<id> (Resque's order). For
         speed, the next reserve's first LPOP rides in the same round trip, unless we are
         stopping or pausing, or the queue list needs a Redis look-up (`*`) or a BLPOP."""
-        names = [] if self.shutdown or self.paused or self.dynamic or self.blocking else self.patterns
-        replies = self.batch.send(*self._done, *[("LPOP", self.conn.keys.queue(q)) for q in names[:1]])
-        raw = replies[3] if names else None
-        return (None if raw is None else Job.from_raw(names[0], raw)), len(names[:1])
+        if self.shutdown or self.paused or self.dynamic or self.blocking:
+            self.batch.send(*self._done)
+            return None, 0
+        raw = self.batch.send(*self._done, self._first_lpop)[-1]
+        return (None if raw is None else Job.from_raw(self.patterns[0], raw)), 1
 
     # -- running one job ------------------------------------------------------------------
 
