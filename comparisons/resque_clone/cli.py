@@ -28,6 +28,7 @@ from typing import IO, Any
 import redis
 
 from comparisons.resque_clone import admin, keys, registry, scheduler, stats
+from comparisons.resque_clone import queues as queue_rules
 from comparisons.resque_clone.connection import Connection, NoRedisConfigured
 
 log = logging.getLogger("resque_clone")
@@ -132,12 +133,10 @@ def _flag(value: bool | None, env: str) -> bool:
     return value if value is not None else bool(_bool_env(env))
 
 
-def _work_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """A worker's settings from flags, else the environment, checked (UsageError)."""
+def _worker_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Worker(**...) keyword arguments from the flags, else the environment, checked (UsageError)."""
     spec = args.queues or [os.environ.get("QUEUES") or os.environ.get("QUEUE") or ""]
     try:
-        from comparisons.resque_clone import queues as queue_rules
-
         patterns = queue_rules.parse(spec)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
@@ -145,29 +144,36 @@ def _work_settings(args: argparse.Namespace) -> dict[str, Any]:
     if interval < 0:
         raise UsageError(f"interval must be >= 0, got {interval}")
     term_timeout = args.term_timeout if args.term_timeout is not None else _float_env(
-        "RESQUE_TERM_TIMEOUT", 4.0)
+        "RESQUE_TERM_TIMEOUT", keys.TERM_TIMEOUT)
     if term_timeout < 0:
         raise UsageError(f"term timeout must be >= 0, got {term_timeout}")
     fork = args.fork if args.fork is not None else _bool_env("FORK_PER_JOB")
     return {
-        "patterns": patterns, "interval": interval, "term_timeout": term_timeout,
-        "fork": True if fork is None else fork, "blocking": _flag(args.blocking, "BLOCKING"),
+        "queue_patterns": patterns, "interval": interval, "fork_per_job": True if fork is None else fork,
+        "blocking": _flag(args.blocking, "BLOCKING"), "with_scheduler": args.with_scheduler,
         "scheduler_interval": args.scheduler_interval if args.scheduler_interval is not None
         else _float_env("RESQUE_SCHEDULER_INTERVAL", scheduler.DEFAULT_INTERVAL),
-        "pidfile": args.pidfile or os.environ.get("PIDFILE") or None,
-        "background": _flag(args.background, "BACKGROUND"),
+        "heartbeat_interval": args.heartbeat_interval
+        or _float_env("RESQUE_HEARTBEAT_INTERVAL", keys.HEARTBEAT_INTERVAL),
+        "prune_interval": args.prune_interval or _float_env("RESQUE_PRUNE_INTERVAL", keys.PRUNE_INTERVAL),
+        "term_child": _flag(args.term_child, "TERM_CHILD"), "term_timeout": term_timeout,
+        "graceful_term": _flag(args.graceful_term, "GRACEFUL_TERM"),
+        "run_at_exit_hooks": _flag(args.run_at_exit_hooks, "RUN_AT_EXIT_HOOKS"),
     }
 
 
-def _open_pidfile(path: str | None) -> IO[str] | None:
+def _pidfile(args: argparse.Namespace) -> IO[str] | None:
+    """The --pidfile / PIDFILE opened for writing now (so a bad path is reported before anything
+    starts), or None; written by _detach_and_record_pid."""
+    path = args.pidfile or os.environ.get("PIDFILE")
     try:
         return open(path, "w") if path else None  # noqa: SIM115 - the caller writes and closes it
     except OSError as exc:
         raise UsageError(f"cannot write the pid file {path}: {exc}") from exc
 
 
-def _detach_and_record_pid(settings: dict[str, Any], pid_fh: IO[str] | None) -> None:
-    if settings["background"]:
+def _detach_and_record_pid(args: argparse.Namespace, pid_fh: IO[str] | None) -> None:
+    if _flag(args.background, "BACKGROUND"):
         daemonize()
     if pid_fh:
         with pid_fh:
@@ -177,8 +183,7 @@ def _detach_and_record_pid(settings: dict[str, Any], pid_fh: IO[str] | None) -> 
 def cmd_work(args: argparse.Namespace) -> int:
     from comparisons.resque_clone.worker import Worker
 
-    settings = _work_settings(args)
-
+    options = _worker_options(args)
     conn = _connect(args)  # (no connection yet: a missing URL is reported before anything else)
     for target in args.require:
         try:
@@ -189,18 +194,8 @@ def cmd_work(args: argparse.Namespace) -> int:
         log.info("loaded %s: %s", target, ", ".join(names) or "no job classes")
     # after every check, so a bad setting or a module that cannot load is reported by this
     # command, not lost in a daemon
-    _detach_and_record_pid(settings, _open_pidfile(settings["pidfile"]))
-    worker = Worker(
-        conn, settings["patterns"], interval=settings["interval"],
-        fork_per_job=settings["fork"], blocking=settings["blocking"],
-        with_scheduler=args.with_scheduler, scheduler_interval=settings["scheduler_interval"],
-        heartbeat_interval=args.heartbeat_interval or _float_env("RESQUE_HEARTBEAT_INTERVAL", keys.HEARTBEAT_INTERVAL),
-        prune_interval=args.prune_interval or _float_env("RESQUE_PRUNE_INTERVAL", keys.PRUNE_INTERVAL),
-        term_child=_flag(args.term_child, "TERM_CHILD"), term_timeout=settings["term_timeout"],
-        graceful_term=_flag(args.graceful_term, "GRACEFUL_TERM"),
-        run_at_exit_hooks=_flag(args.run_at_exit_hooks, "RUN_AT_EXIT_HOOKS"),
-    )
-    worker.work()
+    _detach_and_record_pid(args, _pidfile(args))
+    Worker(conn, **options).work()
     return 0
 
 
@@ -218,9 +213,9 @@ def cmd_workers(args: argparse.Namespace, argv: list[str]) -> int:
         raise UsageError("how many workers? give --count N (or COUNT=N)")
     if count < 1:
         raise UsageError(f"count must be >= 1, got {count}")
-    settings = _work_settings(args)
-    _connect(args)  # a missing Redis URL is reported once, here
-    _detach_and_record_pid(settings, _open_pidfile(settings["pidfile"]))
+    _worker_options(args)  # bad settings are reported once, here, not by every worker
+    _connect(args)  # and so is a missing Redis URL
+    _detach_and_record_pid(args, _pidfile(args))
     return pool.run(count, pool.work_argv(argv), pool.work_env(os.environ))
 
 

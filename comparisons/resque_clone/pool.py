@@ -11,10 +11,10 @@ killed, so none is left behind.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from comparisons.resque_clone import procline
@@ -41,7 +41,7 @@ def run(count: int, work_argv: list[str], env: dict[str, str] | None = None) -> 
     workers.extend(
         subprocess.Popen(argv, env=env, preexec_fn=lambda: procs.die_with_parent(signal.SIGTERM))
         for _ in range(count))
-    procline.set_title(f"Pool of {count} workers: {' '.join(p.pid.__str__() for p in workers)}")
+    procline.set_title(f"Pool of {count} workers: {' '.join(str(p.pid) for p in workers)}")
     codes = [proc.wait() for proc in workers]
     return 0 if all(code == 0 for code in codes) else 1
 
@@ -63,5 +63,5 @@ def work_argv(argv: list[str]) -> list[str]:
     return out
 
 
-def work_env(environ: dict[str, str] | os._Environ[str]) -> dict[str, str]:
+def work_env(environ: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in environ.items() if k not in ("COUNT", "PIDFILE", "BACKGROUND")}
