@@ -102,9 +102,7 @@ def latency_once(url: str, options: dict[str, Any], n: int, rng: random.Random) 
         finally:
             system.stop(group)
             system.close()
-        lat = sorted((r["start"] - r["planned"]) / 1e3 for r in recs)  # microseconds
-        return {"p50_us": statistics.median(lat), "p99_us": lat[min(len(lat) - 1, int(len(lat) * 0.99))],
-                "mean_us": statistics.fmean(lat)}
+        return _latency_summary(recs)
 
 
 def hop_once(url: str, n: int, rng: random.Random) -> dict[str, float]:
@@ -131,6 +129,11 @@ def hop_once(url: str, n: int, rng: random.Random) -> dict[str, float]:
                 proc.kill()
                 proc.wait()
         recs = [json.loads(line) for line in out.read_text().splitlines()][5:]  # warm-up dropped
+    return _latency_summary(recs)
+
+
+def _latency_summary(recs: list[dict[str, Any]]) -> dict[str, float]:
+    """p50, p99 and mean of start - planned, in microseconds."""
     lat = sorted((r["start"] - r["planned"]) / 1e3 for r in recs)
     return {"p50_us": statistics.median(lat), "p99_us": lat[min(len(lat) - 1, int(len(lat) * 0.99))],
             "mean_us": statistics.fmean(lat)}
