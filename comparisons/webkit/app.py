@@ -1,9 +1,11 @@
 """The Flask set-up both dashboards start from: an app guarded by guard.protect, the shared
-blueprint, a Redis client, and the small formatting helpers their pages use."""
+blueprint, a Redis client, and the template helpers their pages use (to_json, when, ago)."""
 
 from __future__ import annotations
 
+import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -23,12 +25,13 @@ def dashboard_app(
 ) -> Flask:
     """A Flask app named `import_name` (its templates/ holds the pages) with its own session
     cookie, the guard (basic auth from "user:password" or (user, password); None = open) and the
-    shared static files and base template."""
+    shared static files, base template and template helpers."""
     app = Flask(import_name, static_folder=None)
     app.config["SESSION_COOKIE_NAME"] = cookie
     credentials = guard.parse_auth(auth) if isinstance(auth, str) or auth is None else auth
     guard.protect(app, credentials, secret_key, realm=realm)
     app.register_blueprint(blueprint)
+    app.jinja_env.globals.update(to_json=to_json, when=when, ago=ago)
     return app
 
 
@@ -43,6 +46,18 @@ def location(client: redis.Redis) -> str:
     if "path" in kw:
         return f"unix:{kw['path']}/{kw.get('db', 0)}"
     return f"{kw.get('host', '?')}:{kw.get('port', '?')}/{kw.get('db', 0)}"
+
+
+def to_json(value: Any) -> str:
+    """JSON as the pages show it (a job's arguments in webkit_macros.args), non-ASCII kept."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def when(epoch: Any) -> str:
+    """Epoch seconds as a UTC time, or '' when absent."""
+    if not isinstance(epoch, int | float):
+        return ""
+    return datetime.fromtimestamp(float(epoch), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def ago(epoch: Any) -> str:

@@ -10,8 +10,7 @@ Mount it like `mount Resque::Server, at: "/resque"`:
 
 from __future__ import annotations
 
-import json
-import time
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -19,7 +18,7 @@ from flask import Flask, abort, flash, redirect, render_template, request, url_f
 from werkzeug.wrappers import Response
 
 from comparisons.resque_clone.web.data import PAGE, ResqueData, StaleEntry
-from comparisons.webkit.app import ago, dashboard_app, location, redis_client
+from comparisons.webkit.app import dashboard_app, location, redis_client
 
 
 def create_app(
@@ -38,8 +37,6 @@ def create_app(
     client = redis_client(redis_url)
     data = ResqueData(client, namespace)
     app.extensions["resque_data"] = data
-
-    app.jinja_env.globals.update(to_json=lambda v: json.dumps(v, ensure_ascii=False), when=when, ago=ago)
 
     @app.context_processor
     def globals_() -> dict[str, Any]:
@@ -126,15 +123,15 @@ def create_app(
     def delayed_jobs() -> str:
         start = _start()
         return render_template("delayed.html", items=data.delayed_items(start, PAGE),
-                               total=data.delayed_count(), start=start, page=PAGE, now=time.time())
+                               total=data.delayed_count(), start=start, page=PAGE)
 
     @app.post("/delayed/enqueue_now")
     def delayed_enqueue_now() -> Response:
-        return _delayed_change(lambda item: data.enqueue_delayed_now(item), "enqueued now")
+        return _delayed_change(data.enqueue_delayed_now, "enqueued now")
 
     @app.post("/delayed/remove")
     def delayed_remove() -> Response:
-        return _delayed_change(lambda item: data.remove_delayed(item), "removed")
+        return _delayed_change(data.remove_delayed, "removed")
 
     @app.get("/workers")
     def workers() -> str:
@@ -170,11 +167,6 @@ def _overview(data: ResqueData) -> dict[str, Any]:
             "worker_count": len(data.workers()), "failed_count": data.failed_count()}
 
 
-def when(epoch: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
-
-
-
 def _quiet(read: Any) -> Any:
     """A header figure that must not break the page (e.g. on the Redis-down error page)."""
     try:
@@ -183,7 +175,7 @@ def _quiet(read: Any) -> Any:
         return "?"
 
 
-def _delayed_change(action: Any, verb: str) -> Response:
+def _delayed_change(action: Callable[[str], int], verb: str) -> Response:
     try:
         count = action(request.form.get("item", ""))
         if count:
@@ -217,4 +209,3 @@ def _safe_next() -> str | None:
     if target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return None
-

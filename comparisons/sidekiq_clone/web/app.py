@@ -11,7 +11,6 @@ Mount it like `mount Sidekiq::Web => "/sidekiq"`:
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +20,7 @@ from flask import Flask, abort, flash, jsonify, redirect, render_template, reque
 from werkzeug.wrappers import Response
 
 from comparisons.sidekiq_clone.web.data import SETS, NotRunnable, SidekiqData, backtrace, parse_key
-from comparisons.webkit.app import ago, dashboard_app, location, redis_client
+from comparisons.webkit.app import dashboard_app, location, redis_client
 
 PAGE = 25
 HISTORY_DAYS = (7, 30, 90, 180)
@@ -50,9 +49,7 @@ def create_app(
     client = redis_client(redis_url)
     data = SidekiqData(client)
     app.extensions["sidekiq_data"] = data
-    app.jinja_env.globals.update(to_json=lambda v: json.dumps(v, ensure_ascii=False),
-                                 when=when, ago=ago, LABELS=LABELS,
-                                 ALL_LABELS=ALL_LABELS)
+    app.jinja_env.globals.update(LABELS=LABELS, ALL_LABELS=ALL_LABELS)
 
     @app.context_processor
     def globals_() -> dict[str, Any]:
@@ -219,14 +216,6 @@ def chart(history: list[dict[str, Any]], width: int = 960, height: int = 220) ->
     }
 
 
-def when(epoch: Any) -> str:
-    """Epoch seconds as a UTC time, or '' when absent."""
-    if not isinstance(epoch, int | float):
-        return ""
-    return datetime.fromtimestamp(float(epoch), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-
 def _days() -> int:
     try:
         days = int(request.args.get("days", 30))
@@ -240,4 +229,3 @@ def _start() -> int:
         return max(0, int(request.args.get("start", 0)))
     except ValueError:
         return 0
-
