@@ -15,10 +15,7 @@ import pytest
 import redis
 from web_support import AUTH, ROOT, shot, stop, wait_for
 
-if str(ROOT) not in sys.path:  # the example app lives in the checkout, not in the installed package
-    sys.path.insert(0, str(ROOT))
-
-from examples.snippets_app.app import create_app  # noqa: E402
+from examples.snippets_app.app import create_app  # from the checkout: pytest's pythonpath = ["."]
 
 CODE = 'def greet(name):\n    return f"<b>hello {name}</b>"  # <script>window.__pwned = 1</script>\n'
 

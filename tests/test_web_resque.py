@@ -251,7 +251,6 @@ def test_no_state_changes_on_get(failed_job: None, dashboard: Any, browser_page:
 
 
 def test_mounted_under_a_prefix(redis_url: str, failed_job: None, serve_wsgi: Any, browser_page: Any) -> None:
-
     base = serve_wsgi(host_app("/resque", create_app(redis_url)))
     page = browser_page()
     page.goto(base + "/")

@@ -304,7 +304,6 @@ def test_no_state_changes_on_get(dashboard: Any, browser_page: Any, redis_client
 
 def test_mounted_under_a_prefix(redis_url: str, serve_wsgi: Any, browser_page: Any,
                                 redis_client: redis.Redis) -> None:
-
     zadd(redis_client, "retry", failed("9" * 24), time.time() + 60)
     base = serve_wsgi(host_app("/sidekiq", create_app(redis_url)))
     page = browser_page()
