@@ -8,6 +8,7 @@ prepared workload. close() stops and releases all of it, on success, error or Ct
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -56,15 +57,6 @@ def scaled(config: SystemConfig, total: int) -> SystemConfig:
     return replace(config, processes=max(1, total // config.concurrency))
 
 
-def fetch_poll_interval(config: SystemConfig) -> float | None:
-    """How often an idle worker of this config looks for a job (SystemConfig.options "interval",
-    as the Resque clone and the calibration queue carry it); None for a blocking fetch."""
-    interval = config.options.get("interval")
-    if interval is None or config.options.get("blocking"):
-        return None
-    return float(interval) if float(interval) > 0 else None
-
-
 def poller_intervals(config: SystemConfig) -> dict[str, float]:
     """Every polling period a config declares (options ending in "interval": fetch, scheduler,
     scheduled-set poller), in seconds; a blocking fetch's interval is left out."""
@@ -74,6 +66,12 @@ def poller_intervals(config: SystemConfig) -> dict[str, float]:
     if config.options.get("blocking"):
         out.pop("interval", None)
     return out
+
+
+def fetch_poll_interval(config: SystemConfig) -> float | None:
+    """How often an idle worker of this config looks for a job (SystemConfig.options "interval",
+    as the Resque clone and the calibration queue carry it); None for a blocking fetch."""
+    return poller_intervals(config).get("interval")
 
 
 class RecordTail:
@@ -141,6 +139,11 @@ class CellContext:
     def config(self) -> SystemConfig:
         assert self.spec.config is not None
         return self.spec.config
+
+    def seed(self) -> int:
+        """A random seed fixed by the cell's system, config and repeat: a rerun draws the same."""
+        key = f"{self.spec.system}:{self.spec.config_name}:{self.repeat}"
+        return random.Random(key).randrange(2**31)
 
     def workload(self) -> Any:
         """The cell's workload, prepared once in the cell directory (options saved for workers)."""

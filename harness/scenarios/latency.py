@@ -18,7 +18,6 @@ say so), and a cell whose producer fell more than 5 % behind is flagged "produce
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 from comparisons.base import System
@@ -85,7 +84,7 @@ def run(ctx: CellContext) -> dict[str, Any]:
     n = int(min(max(round(rate * duration), int(ctx.params.get("min_jobs", 10))),
                 int(ctx.params.get("max_jobs", 2000))))
     interval = fetch_poll_interval(ctx.config) if fraction is None else None
-    seed = random.Random(f"{ctx.spec.system}:{ctx.spec.config_name}:{ctx.repeat}").randrange(2**31)
+    seed = ctx.seed()
     if interval is not None:  # sparse relative to the worker's own sleep (see the header)
         n = max(2, min(int(ctx.params.get("idle_poll_jobs", n)),
                        1 + int(float(ctx.params.get("idle_poll_span_s", 60.0)) / (1.5 * interval))))
@@ -107,16 +106,17 @@ def run(ctx: CellContext) -> dict[str, Any]:
     summary, cdf, hist = metrics.latency_summary(ctx.tail.measured())
     ctx.hdr = hist
     achieved = stats.achieved_rate or 0.0
-    if achieved < 0.95 * rate:
+    limited = achieved < 0.95 * rate
+    if limited:
         ctx.reason = (f"the producer fell behind: {achieved:.0f} of {rate:.0f} jobs/s offered; "
                       "latency from the planned times includes its lag")
     return {
         "offered_rate": rate,
-        "achieved_rate": round(stats.achieved_rate or 0.0, 3),
+        "achieved_rate": round(achieved, 3),
         "latency_us": summary,
         "cdf": cdf,
         "producer": stats.describe(),
-        "producer_limited": achieved < 0.95 * rate,
+        "producer_limited": limited,
     }
 
 

@@ -67,10 +67,11 @@ def run(ctx: CellContext) -> dict[str, Any]:
     idle = sampler.median(idle_from, idle_to)
     peak = sampler.peak(idle_to)
     records = ctx.tail.measured()
+    max_processes = max(s.processes for s in sampler.samples)
     return {
         "concurrency": int(ctx.params["concurrency"]),
-        "model": model(records, group.pids, max(s.processes for s in sampler.samples)),
-        "max_processes": max(s.processes for s in sampler.samples),
+        "model": model(records, group.pids, max_processes),
+        "max_processes": max_processes,
         "idle": idle.describe() if idle else None,
         "peak": peak.describe() if peak else None,
         "samples": [[s.t_ns, s.uss, s.pss, s.rss, s.processes] for s in sampler.samples],

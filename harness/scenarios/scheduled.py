@@ -58,8 +58,7 @@ def run(ctx: CellContext) -> dict[str, Any]:
     system = ctx.system()
     ctx.start_warm(system, int(p["warmup"]))
     spread = float(p.get("spread_s", 0.0))
-    seed = random.Random(f"{ctx.spec.system}:{ctx.spec.config_name}:{ctx.repeat}").randrange(2**31)
-    p["seed"] = seed
+    p["seed"] = seed = ctx.seed()
     rng = random.Random(seed)
     jobs = ctx.jobs(n, delay_s=delay)
     for job in jobs:
