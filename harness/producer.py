@@ -65,7 +65,8 @@ def polling_schedule(interval: float, n: int, seed: int = 1, start_ns: int = 0) 
 
 
 def plan_rate(plan: Sequence[int]) -> float | None:
-    """The arrival rate a plan offers (jobs/s over its span), None below two arrivals."""
+    """The rate of a series of times in ns, planned or sent (jobs/s over its span); None below
+    two arrivals or over no span."""
     if len(plan) < 2 or plan[-1] == plan[0]:
         return None
     return (len(plan) - 1) / ((plan[-1] - plan[0]) / 1e9)
@@ -86,9 +87,7 @@ class ProducerStats:
 
     @property
     def achieved_rate(self) -> float | None:
-        if len(self.sent) < 2:
-            return None
-        return (len(self.sent) - 1) / ((self.sent[-1] - self.sent[0]) / 1e9)
+        return plan_rate(self.sent)
 
     @property
     def max_lag_us(self) -> float:
