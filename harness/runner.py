@@ -299,8 +299,9 @@ def execute(options: RunOptions, progress: Progress | None = None) -> tuple[Run,
             old = signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the clean-up finish
             try:
                 sweep(run_path)
-                time.sleep(0.3)  # a worker spawned just as Ctrl-C came may only now have exec'd
-                sweep(run_path)
+                if run.partial:  # a worker spawned just as Ctrl-C came may only now have exec'd
+                    time.sleep(0.3)
+                    sweep(run_path)
                 run.finished = results.now_iso()
                 run.summary = summary.build([c.to_json() for c in run.cells])
                 results.write(run, run_path)
