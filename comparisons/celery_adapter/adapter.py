@@ -201,8 +201,8 @@ class CelerySystem(System):
         """Messages not started: on Redis, those in the queue lists (LLEN: a countdown message
         counts until a worker takes it, which an idle worker does at once) plus those a worker
         holds unacknowledged and not counting down (prefetched; with acks_late the running ones,
-        also unacknowledged, are asked of the workers and left out); on AMQP, the broker's ready count (RabbitMQ does not count prefetched
-        messages)."""
+        also unacknowledged, are asked of the workers and left out); on AMQP, the broker's ready
+        count (RabbitMQ does not count prefetched messages)."""
         if self.redis is None:
             return self._amqp_ready()
         now = messages.now()
