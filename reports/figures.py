@@ -55,7 +55,6 @@ class Plot:
     alt: str  # the full description with the numbers (the SVG's <desc>)
     note: str = ""  # what the plot deliberately leaves out, and where to find it
 
-
     @property
     def caption(self) -> str:
         return self.alt.split(":")[0] + "."
@@ -160,10 +159,24 @@ def series(run: Run, cells: Iterable[dict[str, Any]] | None = None) -> list[tupl
     return [k for k in every if k in mains]
 
 
-def grouped(run: Run, cells: list[dict[str, Any]]) -> list[tuple[str, str, list[dict[str, Any]]]]:
-    """series(run, cells), each pair with its cells (never empty: series draws pairs that have cells)."""
-    return [(system, config, [c for c in cells if (c["system"], c["config"]) == (system, config)])
-            for system, config in series(run, cells)]
+PairCells = list[tuple[str, str, list[dict[str, Any]]]]
+
+
+def _with_cells(keys: list[tuple[str, str]], cells: list[dict[str, Any]]) -> PairCells:
+    mine: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for c in cells:
+        mine.setdefault((c["system"], c["config"]), []).append(c)
+    return [(system, config, mine[(system, config)]) for system, config in keys]
+
+
+def by_pair(run: Run, cells: list[dict[str, Any]]) -> PairCells:
+    """pairs(run, cells), each pair with its cells (never empty): what tables and lessons list."""
+    return _with_cells(pairs(run, cells), cells)
+
+
+def grouped(run: Run, cells: list[dict[str, Any]]) -> PairCells:
+    """series(run, cells), each pair with its cells (never empty): what a plot draws."""
+    return _with_cells(series(run, cells), cells)
 
 
 def omitted(run: Run, cells: Iterable[dict[str, Any]] | None = None) -> list[tuple[str, str]]:
@@ -173,7 +186,9 @@ def omitted(run: Run, cells: Iterable[dict[str, Any]] | None = None) -> list[tup
     return [k for k in pairs(run, cells) if k not in shown]
 
 
-def _omitted_note(run: Run, left_out: list[tuple[str, str]], where: str) -> str:
+def _omitted_note(run: Run, cells: list[dict[str, Any]], where: str) -> str:
+    """The caption's note naming the pairs of `cells` a plot left out, and where their figures are."""
+    left_out = omitted(run, cells)
     if not left_out:
         return ""
     return (f"Not drawn, to keep a plot of more than {MAX_SERIES} system/config pairs readable: "
@@ -271,7 +286,7 @@ def latency_cdfs(run: Run) -> list[Plot]:
         alt = (f"Latency CDFs, {workload} workload: fraction of jobs started within a time, on a log "
                f"time axis, per load step ({'; '.join(steps[o] for o in orders)}); " + "; ".join(said))
         plots.append(_svg(fig, f"cdf-{_slug(workload)}", alt,
-                          _omitted_note(run, omitted(run, mine), "the table of every paced cell below")))
+                          _omitted_note(run, mine, "the table of every paced cell below")))
     return plots
 
 
@@ -323,7 +338,7 @@ def latency_vs_load(run: Run) -> list[Plot]:
         fig.legend(handles=handles, loc="outside right center", fontsize=8.5)
         alt = (f"Latency against offered load, {workload} workload, log-log: " + "; ".join(said))
         plots.append(_svg(fig, f"load-{_slug(workload)}", alt,
-                          _omitted_note(run, omitted(run, mine), "the latency section's table of every paced cell")))
+                          _omitted_note(run, mine, "the latency section's table of every paced cell")))
     return plots
 
 
@@ -379,7 +394,7 @@ def throughput(run: Run) -> list[Plot]:
     axes[0].set_ylabel("jobs/s, worker side (log)")
     _legend_below(fig, axes[0], 6)
     alt = "Throughput against concurrency, median of repeats with min–max bars: " + "; ".join(said)
-    return [_svg(fig, "throughput", alt, _omitted_note(run, omitted(run, cells), "the table below"))]
+    return [_svg(fig, "throughput", alt, _omitted_note(run, cells, "the table below"))]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -417,7 +432,7 @@ def memory(run: Run) -> list[Plot]:
     axes[0].invert_yaxis()
     _legend_below(fig, axes[0], 3)
     alt = "Memory per system, idle and peak, USS / PSS / RSS in MiB: " + "; ".join(said)
-    return [_svg(fig, "memory", alt, _omitted_note(run, omitted(run, cells), "the table below"))]
+    return [_svg(fig, "memory", alt, _omitted_note(run, cells, "the table below"))]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -430,8 +445,7 @@ def retries(run: Run) -> list[Plot]:
     measured = [c for c in run.cells_of("retries", status=None) if c["metrics"].get("jobs")]
     for system, config in series(run, measured):
         group = [c for c in measured
-                 if (c["system"], c["config"]) == (system, config)
-                 and c["status"] in ("ok", "unsupported") and c["metrics"].get("jobs")]
+                 if (c["system"], c["config"]) == (system, config) and c["status"] in ("ok", "unsupported")]
         chosen = median_cell(group, "time_to_success_s.p50") or (group[0] if group else None)
         if chosen and any(j.get("attempts") for j in chosen["metrics"]["jobs"]):
             cells.append(chosen)
@@ -471,7 +485,7 @@ def retries(run: Run) -> list[Plot]:
         xmax = max(xmax, (max(starts) - min(starts)) / 1e9)
     axes[-1].set_xlim(-0.04 * max(xmax, 1), xmax * 1.1 + 0.3)
     alt = "Retry timelines, each job's attempts on a time axis per system: " + "; ".join(said)
-    return [_svg(fig, "retries", alt, _omitted_note(run, omitted(run, measured), "the table below"))]
+    return [_svg(fig, "retries", alt, _omitted_note(run, measured, "the table below"))]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -554,7 +568,7 @@ def scheduled(run: Run) -> list[Plot]:
     alt = "Scheduled job start error per system, log time axis: " + "; ".join(
         f"{label} p50 {metrics.fmt(err['p50'], 'ms')}, p99 {metrics.fmt(err.get('p99'), 'ms')}"
         for label, err, _ in rows)
-    return [_svg(fig, "scheduled", alt, _omitted_note(run, omitted(run, cells), "the table below"))]
+    return [_svg(fig, "scheduled", alt, _omitted_note(run, cells, "the table below"))]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -601,7 +615,7 @@ def priority(run: Run) -> list[Plot]:
     alt = "Priority share of the high queue per system: " + "; ".join(
         f"{label} {high * 100:.0f} %" + (f" (weights promise {exp * 100:.0f} %)" if exp is not None else "")
         for label, high, exp in rows)
-    return [_svg(fig, "priority", alt, _omitted_note(run, omitted(run, cells), "the table below"))]
+    return [_svg(fig, "priority", alt, _omitted_note(run, cells, "the table below"))]
 
 
 def _slug(text: str) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from reports import exports, figures, metrics, tables, teach
-from reports.figures import Plot, name, pairs
+from reports.figures import Plot, by_pair, name, pairs
 from reports.run import FLOOR, ReportError, Run, dig, load
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -105,10 +105,7 @@ def _missing(run: Run, scenario: str) -> str:
 
 def memory_table(run: Run) -> Table | None:
     rows = []
-    for system, config in pairs(run, run.cells_of("memory")):
-        cells = [c for c in run.cells_of("memory") if (c["system"], c["config"]) == (system, config)]
-        if not cells:
-            continue
+    for system, config, cells in by_pair(run, run.cells_of("memory")):
         chosen = figures.median_cell(cells, "peak.uss") or cells[0]
         m = chosen["metrics"]
         rows.append([name(run, system, config), m.get("model", ""), m.get("concurrency", ""),
@@ -179,8 +176,7 @@ def crash_table(run: Run) -> Table | None:
 
 def scheduled_table(run: Run) -> Table | None:
     rows = []
-    for system, config in pairs(run, run.cells_of("scheduled")):
-        cells = [c for c in run.cells_of("scheduled") if (c["system"], c["config"]) == (system, config)]
+    for system, config, cells in by_pair(run, run.cells_of("scheduled")):
         chosen = figures.median_cell(cells, "error_ms.p50")
         if chosen:
             e = chosen["metrics"].get("error_ms") or {}
@@ -194,17 +190,14 @@ def scheduled_table(run: Run) -> Table | None:
 
 def priority_table(run: Run) -> Table | None:
     rows = []
-    for system, config in pairs(run, run.cells_of("priority")):
-        cells = [c for c in run.cells_of("priority") if (c["system"], c["config"]) == (system, config)]
-        if cells:
-            m = cells[0]["metrics"]
-            w = m.get("weights")
-            exp = figures.expected_share(w)
-            shares = sorted(float(dig(c["metrics"], "share.high") or 0) for c in cells)
-            rows.append([name(run, system, config),
-                         w if isinstance(w, str) else " : ".join(f"{k} {v}" for k, v in (w or {}).items()),
-                         metrics.fmt(exp, "fraction"), metrics.fmt(shares[(len(shares) - 1) // 2], "fraction"),
-                         metrics.fmt_range(shares[0], shares[-1], "fraction"), len(cells)])
+    for system, config, cells in by_pair(run, run.cells_of("priority")):
+        w = cells[0]["metrics"].get("weights")
+        exp = figures.expected_share(w)
+        shares = sorted(float(dig(c["metrics"], "share.high") or 0) for c in cells)
+        rows.append([name(run, system, config),
+                     w if isinstance(w, str) else " : ".join(f"{k} {v}" for k, v in (w or {}).items()),
+                     metrics.fmt(exp, "fraction"), metrics.fmt(shares[(len(shares) - 1) // 2], "fraction"),
+                     metrics.fmt_range(shares[0], shares[-1], "fraction"), len(cells)])
     if not rows:
         return None
     return Table("priority", "Share of the high queue while both queues were saturated",
@@ -213,9 +206,7 @@ def priority_table(run: Run) -> Table | None:
 
 def throughput_table(run: Run) -> Table | None:
     rows = []
-    cells = run.cells_of("throughput")
-    for system, config in pairs(run, cells):
-        mine = [c for c in cells if (c["system"], c["config"]) == (system, config)]
+    for system, config, mine in by_pair(run, run.cells_of("throughput")):
         for workload in sorted({c["workload"] for c in mine}, key=lambda w: (w != "noop", w)):
             by_c: dict[int, list[dict[str, Any]]] = {}
             for c in mine:

@@ -13,7 +13,7 @@ import statistics
 from typing import Any
 
 from reports import figures, metrics
-from reports.figures import expected_share, name, pairs
+from reports.figures import by_pair, expected_share, name
 from reports.run import FLOOR, Run, dig
 
 fmt = metrics.fmt
@@ -29,13 +29,9 @@ def _row(run: Run, scenario: str, metric: str, system: str, config: str = "defau
     return None
 
 
-def _median(run: Run, scenario: str, path: str, system: str, config: str,
-            workload: str | None = None, **params: Any) -> float | None:
-    """Median over repeats of a cell figure (for figures the summary does not carry)."""
-    values = [dig(c["metrics"], path) for c in run.cells_of(scenario)
-              if c["system"] == system and c["config"] == config
-              and (workload is None or c["workload"] == workload)
-              and all(c["params"].get(k) == v for k, v in params.items())]
+def _median(cells: list[dict[str, Any]], path: str) -> float | None:
+    """Median over repeats (`cells`) of a cell figure (for figures the summary does not carry)."""
+    values = [dig(c["metrics"], path) for c in cells]
     nums = [float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
     return statistics.median(nums) if nums else None
 
@@ -125,8 +121,8 @@ def summary(run: Run) -> list[str]:
                    f"{fmt(low['median'], 'jobs/s')} (the fastest drains {_times(top['median'] / low['median'])} "
                    "as many).")
     idle = []
-    for system, config in pairs(run, run.cells_of("latency")):
-        pts = _latency_points(run, system, config)
+    for system, config, cells in by_pair(run, run.cells_of("latency")):
+        pts = _latency_points(cells)
         if pts and pts[0]["p50"] is not None:
             idle.append((float(pts[0]["p50"]), system, config, pts[0]))
     idle.sort(key=lambda t: t[0])
@@ -155,10 +151,11 @@ def throughput(run: Run) -> list[str]:
     out = []
     cores = run.metadata.get("cores")
     rows = [r for r in run.rows("throughput", "throughput_per_s")]
+    measured = by_pair(run, run.cells_of("throughput"))
     for workload in sorted({r["workload"] for r in rows}, key=lambda w: (w != "noop", w)):
         mine = [r for r in rows if r["workload"] == workload]
         flat: list[tuple[str, int, float]] = []
-        for system, config in pairs(run, run.cells_of("throughput")):
+        for system, config, _ in measured:
             pts = sorted((int(r["params"].get("concurrency") or 1), r["median"]) for r in mine
                           if (r["system"], r["config"]) == (system, config))
             if len(pts) < 2:
@@ -216,8 +213,8 @@ def throughput(run: Run) -> list[str]:
                        f"so the best figure, {fmt(top['median'], 'jobs/s')}, means at least about "
                        f"{metrics.sig(cores * 1e3 / top['median'], 2)} ms of CPU per job spread over the cores.")
     boots = []
-    for system, config in pairs(run, run.cells_of("throughput")):
-        wall, drain = (_median(run, "throughput", p, system, config) for p in ("wall_s", "drain_s"))
+    for system, config, cells in measured:
+        wall, drain = _median(cells, "wall_s"), _median(cells, "drain_s")
         if wall is not None and drain is not None:
             boots.append((wall - drain, system, config))
     if boots:
@@ -228,25 +225,19 @@ def throughput(run: Run) -> list[str]:
     return out + unsupported(run, "throughput")
 
 
-def _latency_points(run: Run, system: str, config: str) -> list[dict[str, Any]]:
-    """One point per load step of a system: offered rate, p50, p99 (medians over repeats),
-    the drain rate the step was derived from, in load order."""
+def _latency_points(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One point per load step of one system and config's latency `cells`: offered rate, p50,
+    p99 (medians over repeats), the drain rate the step was derived from, in load order."""
     steps: dict[float, list[dict[str, Any]]] = {}
-    for c in run.cells_of("latency"):
-        if (c["system"], c["config"]) == (system, config):
-            steps.setdefault(metrics.load_step(c["params"], c["metrics"].get("offered_rate"))[0], []).append(c)
+    for c in cells:
+        steps.setdefault(metrics.load_step(c["params"], c["metrics"].get("offered_rate"))[0], []).append(c)
     out = []
     for order in sorted(steps):
         group = steps[order]
-
-        def med(path: str, group: list[dict[str, Any]] = group) -> float | None:
-            vals = [v for v in (dig(c["metrics"], path) for c in group) if isinstance(v, int | float)]
-            return statistics.median(vals) if vals else None
-
         refs = [c["params"].get("reference_throughput") for c in group if c["params"].get("reference_throughput")]
         out.append({"order": order, "title": metrics.load_step(group[0]["params"])[1],
-                    "rate": med("offered_rate") or float(group[0]["params"].get("rate") or 0),
-                    "p50": med("latency_us.p50"), "p99": med("latency_us.p99"),
+                    "rate": _median(group, "offered_rate") or float(group[0]["params"].get("rate") or 0),
+                    "p50": _median(group, "latency_us.p50"), "p99": _median(group, "latency_us.p99"),
                     "workload": group[0]["workload"], "params": group[0]["params"],
                     "reference": statistics.median(refs) if refs else None})
     return out
@@ -255,8 +246,9 @@ def _latency_points(run: Run, system: str, config: str) -> list[dict[str, Any]]:
 def latency(run: Run) -> list[str]:
     out = []
     hop = run.floor_value("hop_latency_us.p50")
-    for system, config in pairs(run, run.cells_of("latency")):
-        pts = _latency_points(run, system, config)
+    measured = by_pair(run, run.cells_of("latency"))
+    for system, config, cells in measured:
+        pts = _latency_points(cells)
         if not pts or pts[0]["p50"] is None:
             continue
         first = pts[0]
@@ -276,7 +268,8 @@ def latency(run: Run) -> list[str]:
                            f"average{tail}.")
             else:
                 crowd = rate * interval
-                jobs = _median(run, "latency", "latency_us.count", system, config, **first["params"])
+                step = [c for c in cells if all(c["params"].get(k) == v for k, v in first["params"].items())]
+                jobs = _median(step, "latency_us.count")
                 if jobs and crowd >= jobs:
                     tail = (f": the cell's {jobs:.0f} jobs arrived over about {metrics.sig(jobs / rate, 2)} s, "
                             f"less than one {interval:g} s sleep, so they all waited for the same one or two "
@@ -295,10 +288,8 @@ def latency(run: Run) -> list[str]:
                        f"{_times(p50 / hop)} the bare Redis hop" + (f"; p99 {fmt(p99, 'us')}." if p99 else "."))
         else:
             out.append(f"{who} starts a job {fmt(p50, 'us')} after it is enqueued {at} (p50).")
-    for system, config in pairs(run, run.cells_of("latency")):
-        for c in run.cells_of("latency"):
-            if (c["system"], c["config"]) != (system, config):
-                continue
+    for system, config, cells in measured:
+        for c in cells:
             offered, achieved = c["metrics"].get("offered_rate"), c["metrics"].get("achieved_rate")
             if isinstance(offered, int | float) and isinstance(achieved, int | float) and offered \
                     and achieved < 0.9 * offered:
@@ -310,8 +301,8 @@ def latency(run: Run) -> list[str]:
 
 def latency_load(run: Run) -> list[str]:
     out = []
-    for system, config in pairs(run, run.cells_of("latency")):
-        pts = [p for p in _latency_points(run, system, config) if p["p99"] is not None]
+    for system, config, cells in by_pair(run, run.cells_of("latency")):
+        pts = [p for p in _latency_points(cells) if p["p99"] is not None]
         if len(pts) < 2:
             continue
         base = pts[0]
@@ -342,13 +333,12 @@ def latency_load(run: Run) -> list[str]:
 def memory(run: Run) -> list[str]:
     out = []
     shared = []
-    for system, config in pairs(run, run.cells_of("memory")):
-        cells = [c for c in run.cells_of("memory") if (c["system"], c["config"]) == (system, config)]
-        if not cells:
-            continue
+    peaks = []
+    for system, config, cells in by_pair(run, run.cells_of("memory")):
         m = cells[0]["metrics"]
-        get = {k: _median(run, "memory", k, system, config)
-               for k in ("idle.uss", "peak.uss", "peak.pss", "peak.rss", "peak.processes")}
+        get = {k: _median(cells, k) for k in ("idle.uss", "peak.uss", "peak.pss", "peak.rss", "peak.processes")}
+        if get["peak.uss"] is not None:
+            peaks.append((get["peak.uss"], system, config))
         who = name(run, system, config)
         procs = int(get["peak.processes"] or 0)
         model = m.get("model", "?")
@@ -362,8 +352,7 @@ def memory(run: Run) -> list[str]:
         out.append("Copy-on-write: the processes of one tree share pages (after the fork, and shared "
                    "libraries), and a sum of RSS counts each shared page once per process. PSS splits them "
                    "fairly; read PSS. RSS sum against PSS at peak: " + "; ".join(shared) + ".")
-    peaks = sorted((v, s, c) for s, c in pairs(run, run.cells_of("memory"))
-                   if (v := _median(run, "memory", "peak.uss", s, c)) is not None)
+    peaks.sort()
     if len(peaks) > 1:
         out.append(f"{name(run, peaks[-1][1], peaks[-1][2])} needs {_times(peaks[-1][0] / peaks[0][0])} the "
                    f"memory of {name(run, peaks[0][1], peaks[0][2])} at peak (USS).")
@@ -398,9 +387,8 @@ def _planned(policy: dict[str, Any], k: int, options: dict[str, Any] | None = No
 
 def retries(run: Run) -> list[str]:
     out = []
-    for system, config in pairs(run, run.cells_of("retries")):
-        c = figures.median_cell([c for c in run.cells_of("retries") if (c["system"], c["config"]) ==
-                                 (system, config)], "time_to_success_s.p50")
+    for system, config, cells in by_pair(run, run.cells_of("retries")):
+        c = figures.median_cell(cells, "time_to_success_s.p50")
         if c is None:
             continue
         m = c["metrics"]
@@ -462,11 +450,10 @@ def crash(run: Run) -> list[str]:
     out = []
     cells = run.cells_of("crash")
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-    for system, config in pairs(run, cells):
-        for c in cells:
-            if (c["system"], c["config"]) == (system, config):
-                target = c["metrics"].get("target") or c["params"].get("target", "worker")
-                groups.setdefault((system, config, str(target)), []).append(c)
+    for system, config, mine in by_pair(run, cells):
+        for c in mine:
+            target = c["metrics"].get("target") or c["params"].get("target", "worker")
+            groups.setdefault((system, config, str(target)), []).append(c)
     for (system, config, target), group in groups.items():
         who = name(run, system, config)
         kinds = ("completed", "duplicate", "failed", "pending", "lost")
@@ -513,14 +500,14 @@ def crash(run: Run) -> list[str]:
 
 def scheduled(run: Run) -> list[str]:
     out = []
-    for system, config in pairs(run, run.cells_of("scheduled")):
-        p50 = _median(run, "scheduled", "error_ms.p50", system, config)
+    for system, config, cells in by_pair(run, run.cells_of("scheduled")):
+        p50 = _median(cells, "error_ms.p50")
         if p50 is None:
             continue
-        mx = _median(run, "scheduled", "error_ms.max", system, config)
+        mx = _median(cells, "error_ms.max")
         who = name(run, system, config)
         interval = _option(run, system, config, "scheduler_interval", "poll_interval")
-        mn = _median(run, "scheduled", "error_ms.min", system, config)
+        mn = _median(cells, "error_ms.min")
         if isinstance(interval, int | float) and interval > 0:
             frac = p50 / (interval * 1e3)
             if mn is not None and mx is not None and mx - mn < 0.1 * interval * 1e3:
@@ -547,11 +534,8 @@ def scheduled(run: Run) -> list[str]:
 
 def priority(run: Run) -> list[str]:
     out = []
-    for system, config in pairs(run, run.cells_of("priority")):
-        cells = [c for c in run.cells_of("priority") if (c["system"], c["config"]) == (system, config)]
-        if not cells:
-            continue
-        share = _median(run, "priority", "share.high", system, config)
+    for system, config, cells in by_pair(run, run.cells_of("priority")):
+        share = _median(cells, "share.high")
         if share is None:
             continue
         weights = cells[0]["metrics"].get("weights")
