@@ -492,23 +492,27 @@ def retries(run: Run) -> list[Plot]:
 # crash
 
 
+def kill_target(cell: dict[str, Any]) -> str:
+    """The process a crash cell killed: "worker" or its forked "child"."""
+    return str(cell["metrics"].get("target") or cell["params"].get("target") or "worker")
+
+
 @styled
 def crash(run: Run) -> list[Plot]:
     cells = run.cells_of("crash")
     if not cells:
         return []
     order = pairs(run, cells)
-    cells = sorted(cells, key=lambda c: (order.index((c["system"], c["config"])),
-                                         c["metrics"].get("target") != "worker"))
+    cells = sorted(cells, key=lambda c: (order.index((c["system"], c["config"])), kill_target(c) != "worker"))
     rows: list[tuple[str, dict[str, float]]] = []
     seen = set()
     for c in cells:
-        target = c["metrics"].get("target") or c["params"].get("target") or "worker"
+        target = kill_target(c)
         key = (c["system"], c["config"], target)
         if key in seen:
             continue
         seen.add(key)
-        group = [d for d in cells if (d["system"], d["config"], d["metrics"].get("target")) == key]
+        group = [d for d in cells if (d["system"], d["config"], kill_target(d)) == key]
         counts = {k: statistics.median(d["metrics"]["counts"].get(k, 0) for d in group)
                   for k in OUTCOME_COLOURS}
         rows.append((f"{name(run, c['system'], c['config'])} · kill {target}", counts))

@@ -21,7 +21,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from reports import exports, figures, metrics, tables, teach
-from reports.figures import Plot, by_pair, name, pairs
+from reports.figures import Plot, by_pair, kill_target, name, pairs
 from reports.run import FLOOR, ReportError, Run, dig, load
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -145,12 +145,10 @@ def crash_table(run: Run) -> Table | None:
     rows = []
     cells = run.cells_of("crash", status=None)
     order = pairs(run, cells)
-    for c in sorted(cells, key=lambda c: (order.index((c["system"], c["config"])),
-                                          str(c["metrics"].get("target") or c["params"].get("target", "")) != "worker",
+    for c in sorted(cells, key=lambda c: (order.index((c["system"], c["config"])), kill_target(c) != "worker",
                                           c["repeat"])):
         m = c["metrics"]
-        target = m.get("target") or c["params"].get("target", "")
-        who = f"{name(run, c['system'], c['config'])} · kill {target} · repeat {c['repeat']}"
+        who = f"{name(run, c['system'], c['config'])} · kill {kill_target(c)} · repeat {c['repeat']}"
         if c["status"] != "ok":
             rows.append([who, f"{c['status']}: {c['reason']}", "", "", "", "", "", ""])
             continue

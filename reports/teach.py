@@ -13,7 +13,7 @@ import statistics
 from typing import Any
 
 from reports import figures, metrics
-from reports.figures import by_pair, expected_share, name
+from reports.figures import by_pair, expected_share, kill_target, name
 from reports.run import FLOOR, Run, dig
 
 fmt = metrics.fmt
@@ -452,8 +452,7 @@ def crash(run: Run) -> list[str]:
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for system, config, mine in by_pair(run, cells):
         for c in mine:
-            target = c["metrics"].get("target") or c["params"].get("target", "worker")
-            groups.setdefault((system, config, str(target)), []).append(c)
+            groups.setdefault((system, config, kill_target(c)), []).append(c)
     for (system, config, target), group in groups.items():
         who = name(run, system, config)
         kinds = ("completed", "duplicate", "failed", "pending", "lost")
