@@ -49,12 +49,13 @@ class Connection:
             return cls(target, namespace)
         return cls.from_url(target, namespace)
 
-    def clone(self) -> Connection:
-        """A new client with the same settings (its own socket): for threads and children."""
+    def clone(self, **overrides: Any) -> Connection:
+        """A new client with the same settings (its own socket): for threads and children.
+        `overrides` change connection settings, e.g. decode_responses=False."""
         pool = self.redis.connection_pool
         fresh = redis.Redis(
             connection_pool=redis.ConnectionPool(
-                connection_class=pool.connection_class, **pool.connection_kwargs
+                connection_class=pool.connection_class, **{**pool.connection_kwargs, **overrides}
             )
         )
         return Connection(fresh, self.keys.namespace)

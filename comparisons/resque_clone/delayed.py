@@ -81,7 +81,10 @@ def count(conn: Connection) -> int:
     """Delayed jobs waiting, across all seconds."""
     k = conn.keys
     stamps = conn.redis.zrange(k.delayed_schedule, 0, -1)
-    return sum(int(conn.redis.llen(k.delayed(int(ts)))) for ts in stamps)
+    with conn.redis.pipeline(transaction=False) as pipe:  # one round trip, however many seconds
+        for ts in stamps:
+            pipe.llen(k.delayed(int(ts)))
+        return sum(int(n) for n in pipe.execute())
 
 
 def items(conn: Connection, limit: int = 10_000) -> list[tuple[int, dict[str, Any]]]:

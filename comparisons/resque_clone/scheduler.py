@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 import redis
 
-from comparisons.resque_clone import delayed
+from comparisons.resque_clone import delayed, keys
 from comparisons.resque_clone.client import push
 from comparisons.resque_clone.connection import Connection
 
@@ -29,10 +30,14 @@ def handle_delayed_items(conn: Connection, now: float | None = None) -> int:
     moved = 0
     while (ts := delayed.next_timestamp(conn, at)) is not None:
         while (item := delayed.pop_item(conn, ts)) is not None:
-            queue = item.get("queue") or "default"
-            push(conn, queue, {"class": item.get("class"), "args": item.get("args", [])})
+            enqueue(conn, item)
             moved += 1
     return moved
+
+
+def enqueue(conn: Connection, item: dict[str, Any]) -> None:
+    """Push a delayed item ({"class","args","queue"}) onto its queue as an ordinary job."""
+    push(conn, item.get("queue") or "default", keys.job_payload(item.get("class"), item.get("args", [])))
 
 
 def run(conn: Connection, interval: float = DEFAULT_INTERVAL, stop: threading.Event | None = None) -> None:

@@ -19,8 +19,7 @@ from typing import Any
 
 import redis
 
-from comparisons.resque_clone import admin, delayed, keys
-from comparisons.resque_clone.client import push
+from comparisons.resque_clone import admin, delayed, keys, scheduler
 from comparisons.resque_clone.connection import Connection
 
 PAGE = 20
@@ -74,11 +73,7 @@ class ResqueData:
         self.ns = namespace.rstrip(":")
         self.keys = keys.Keys(self.ns)
         # the clone's own modules (admin, delayed) speak bytes: give them a plain client
-        pool = client.connection_pool
-        plain = redis.Redis(connection_pool=redis.ConnectionPool(
-            connection_class=pool.connection_class,
-            **{**pool.connection_kwargs, "decode_responses": False}))
-        self.conn = Connection(plain, self.ns)
+        self.conn = Connection(client, self.ns).clone(decode_responses=False)
 
     # -- queues --------------------------------------------------------------------------
 
@@ -247,7 +242,7 @@ class ResqueData:
         item = self._delayed_item(encoded)
         taken = delayed.remove(self.conn, item)
         for _ in range(taken):
-            push(self.conn, str(item["queue"]), keys.job_payload(str(item["class"]), item["args"]))
+            scheduler.enqueue(self.conn, item)
         return taken
 
     def remove_delayed(self, encoded: str) -> int:
