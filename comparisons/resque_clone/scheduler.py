@@ -16,7 +16,7 @@ from typing import Any
 
 import redis
 
-from comparisons.resque_clone import delayed, keys
+from comparisons.resque_clone import delayed
 from comparisons.resque_clone.client import push
 from comparisons.resque_clone.connection import Connection
 
@@ -37,7 +37,7 @@ def handle_delayed_items(conn: Connection, now: float | None = None) -> int:
 
 def enqueue(conn: Connection, item: dict[str, Any]) -> None:
     """Push a delayed item ({"class","args","queue"}) onto its queue as an ordinary job."""
-    push(conn, item.get("queue") or "default", keys.job_payload(item.get("class"), item.get("args", [])))
+    push(conn, item.get("queue") or "default", {"class": item.get("class"), "args": item.get("args", [])})
 
 
 def run(conn: Connection, interval: float = DEFAULT_INTERVAL, stop: threading.Event | None = None) -> None:
