@@ -56,6 +56,12 @@ def unsupported(run: Run, scenario: str) -> list[str]:
     return out
 
 
+def _floor_range(run: Run, path: str) -> tuple[Any, Any]:
+    """The floor's min and max over its repeats at `path`, as the summary has them (else None, None)."""
+    rows = run.rows("floor", path)
+    return (rows[0].get("min"), rows[0].get("max")) if rows else (None, None)
+
+
 def _times(x: float) -> str:
     return metrics.fmt_ratio(x)
 
@@ -78,8 +84,7 @@ def floor(run: Run) -> list[str]:
                        "least once before a job starts.")
         else:
             v, r = quicker[0]
-            floor_rows = run.rows("floor", "hop_latency_us.p50")
-            lo, hi = (floor_rows[0].get("min"), floor_rows[0].get("max")) if floor_rows else (None, None)
+            lo, hi = _floor_range(run, "hop_latency_us.p50")
             spread_txt = (f" (its repeats: {metrics.fmt_range(lo, hi, 'us')})"
                           if lo is not None and hi is not None and lo != hi else "")
             out.append(f"A bare redis-py LPUSH → BRPOP hop on this Redis takes {fmt(hop50, 'us')} at the "
@@ -198,8 +203,7 @@ def throughput(run: Run) -> list[str]:
                            "worker's loop).")
             else:
                 n = top["params"].get("n")
-                floor_rows = run.rows("floor", "throughput_per_s")
-                lo, hi = (floor_rows[0].get("min"), floor_rows[0].get("max")) if floor_rows else (None, None)
+                lo, hi = _floor_range(run, "throughput_per_s")
                 within = (isinstance(lo, int | float) and isinstance(hi, int | float)
                           and lo <= top["median"] <= hi)
                 out.append(f"{who} drains {_times(ratio)} the bare Redis loop, which pops on one connection: a "
