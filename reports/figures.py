@@ -260,10 +260,11 @@ def latency_cdfs(run: Run) -> list[Plot]:
         fig = _figure(10, 3.8)
         axes = fig.subplots(1, len(orders), sharey=True, squeeze=False)[0]
         said = []
+        drawn = grouped(run, mine)
         for ax, order in zip(axes, orders, strict=True):
-            for system, config in series(run, mine):
-                group = [c for c in mine if (c["system"], c["config"]) == (system, config)
-                         and metrics.load_step(c["params"], c["metrics"].get("offered_rate"))[0] == order]
+            for system, config, theirs in drawn:
+                group = [c for c in theirs
+                         if metrics.load_step(c["params"], c["metrics"].get("offered_rate"))[0] == order]
                 chosen = median_cell(group, "latency_us.p50")
                 points = (chosen or {}).get("metrics", {}).get("cdf") or []
                 if not points:
@@ -356,9 +357,10 @@ def throughput(run: Run) -> list[Plot]:
     fig = _figure(10, 3.8)
     axes = fig.subplots(1, len(workloads), squeeze=False)[0]
     said = []
+    drawn = grouped(run, cells)
     for ax, workload in zip(axes, workloads, strict=True):
-        for system, config in series(run, cells):
-            group = [c for c in cells if (c["system"], c["config"], c["workload"]) == (system, config, workload)]
+        for system, config, theirs in drawn:
+            group = [c for c in theirs if c["workload"] == workload]
             by_c: dict[int, list[float]] = {}
             for c in group:
                 conc = int(c["metrics"].get("concurrency") or c["params"].get("concurrency") or 1)
@@ -443,9 +445,8 @@ def memory(run: Run) -> list[Plot]:
 def retries(run: Run) -> list[Plot]:
     cells = []
     measured = [c for c in run.cells_of("retries", status=None) if c["metrics"].get("jobs")]
-    for system, config in series(run, measured):
-        group = [c for c in measured
-                 if (c["system"], c["config"]) == (system, config) and c["status"] in ("ok", "unsupported")]
+    for _, _, theirs in grouped(run, measured):
+        group = [c for c in theirs if c["status"] in ("ok", "unsupported")]
         chosen = median_cell(group, "time_to_success_s.p50") or (group[0] if group else None)
         if chosen and any(j.get("attempts") for j in chosen["metrics"]["jobs"]):
             cells.append(chosen)
