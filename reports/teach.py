@@ -259,6 +259,7 @@ def latency(run: Run) -> list[str]:
         p50, p99, rate = float(first["p50"]), first["p99"], first["rate"]
         # A blocking pop's "interval" is its timeout, not a sleep: such a worker does not poll.
         blocking = _option(run, system, config, "blocking") is True
+        timeout = _option(run, system, config, "interval") if blocking else None
         interval = None if blocking else _option(run, system, config, "interval", "poll_interval_s")
         who = name(run, system, config)
         at = f"at {metrics.fmt_rate(rate)} jobs/s"
@@ -286,8 +287,7 @@ def latency(run: Run) -> list[str]:
                 out.append(f"{who} polls every {interval:g} s and its median start delay is "
                            f"{fmt(p50, 'us')} ({frac * 100:.0f} % of the interval) {at}" + tail)
         elif hop:
-            how = (f", a blocking pop (its {_option(run, system, config, 'interval'):g} s interval is only the "
-                   "pop's timeout)," if blocking and _option(run, system, config, "interval") else "")
+            how = f", a blocking pop (its {timeout:g} s interval is only the pop's timeout)," if timeout else ""
             out.append(f"{who}{how} starts a job {fmt(p50, 'us')} after it is enqueued {at} (p50), "
                        f"{_times(p50 / hop)} the bare Redis hop" + (f"; p99 {fmt(p99, 'us')}." if p99 else "."))
         else:
