@@ -31,11 +31,12 @@ def _leaves(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 
 def write(run: Run, groups: list[Group], out_dir: Path) -> list[dict[str, str]]:
-    """Write the data files into out_dir; return the links for the page (href, label, what)."""
+    """Write the data files into out_dir; return the links for the page (href, label, what, and
+    raw: "1" for a cell's own file, which the page folds into a list of its own)."""
     links = []
     shutil.copyfile(run.path / "results.json", out_dir / "results.json")
     links.append({"href": "results.json", "label": "results.json",
-                  "what": "everything the run wrote: metadata, configs, every cell, the summary"})
+                  "what": "everything the run wrote: metadata, configs, every cell, the summary", "raw": ""})
 
     with (out_dir / "summary.csv").open("w", newline="") as fh:
         w = csv.writer(fh)
@@ -48,7 +49,8 @@ def write(run: Run, groups: list[Group], out_dir: Path) -> list[dict[str, str]]:
                                 system, config, row.unit, _num(e.median), _num(e.lo), _num(e.hi),
                                 e.repeats or "", _num(e.ratio_floor), _num(e.ratio_best), e.status, e.reason])
     links.append({"href": "summary.csv", "label": "summary.csv",
-                  "what": "the summary table, one figure per line, with ratios to the floor and the best"})
+                  "what": "the summary table, one figure per line, with ratios to the floor and the best",
+                  "raw": ""})
 
     with (out_dir / "cells.csv").open("w", newline="") as fh:
         w = csv.writer(fh)
@@ -61,7 +63,7 @@ def write(run: Run, groups: list[Group], out_dir: Path) -> list[dict[str, str]]:
             for metric, value in leaves:
                 w.writerow([*base, metric, json.dumps(value) if isinstance(value, str | dict) else value])
     links.append({"href": "cells.csv", "label": "cells.csv",
-                  "what": "every scalar figure of every cell and repeat (long form)"})
+                  "what": "every scalar figure of every cell and repeat (long form)", "raw": ""})
 
     raw_files = sorted({c["raw"] for c in run.cells if c.get("raw")})
     for rel in raw_files:
@@ -78,8 +80,6 @@ def write(run: Run, groups: list[Group], out_dir: Path) -> list[dict[str, str]]:
                 href = str(Path(rel).with_name(hdr.name))
                 links.append({"href": href, "label": href,
                               "what": "its latency histogram (HdrHistogram, compressed)", "raw": "1"})
-    for link in links:
-        link.setdefault("raw", "")
     return links
 
 
