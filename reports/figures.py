@@ -135,28 +135,24 @@ def pairs(run: Run, cells: Iterable[dict[str, Any]] | None = None) -> list[tuple
     excluded: in the systems' order, each system's main config first, then its other configs in
     the order they were measured. Tables list all of these."""
     order = run.system_names()
-    cells = run.cells if cells is None else list(cells)
-    found: list[tuple[str, str]] = []
-    for c in cells:
-        key = (c["system"], c["config"])
-        if c["system"] != FLOOR and key not in found:
-            found.append(key)
+    found = dict.fromkeys((c["system"], c["config"]) for c in (run.cells if cells is None else cells)
+                          if c["system"] != FLOOR)
     return sorted(found, key=lambda k: (order.index(k[0]) if k[0] in order else len(order),
                                         k[1] != main_config(run, k[0])))
 
 
-def series(run: Run, cells: Iterable[dict[str, Any]] | None = None) -> list[tuple[str, str]]:
+def series(run: Run, cells: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """The pairs a plot of `cells` draws: all of them while there are at most MAX_SERIES, else
     each system's main config (omitted() names the rest; the section's table lists them all)."""
     every = pairs(run, cells)
     if len(every) <= MAX_SERIES:
         return every
-    mains = [k for k in every if k[1] == main_config(run, k[0])]
-    # A system measured only in other configs keeps its first one, so no system disappears.
-    for system in dict.fromkeys(s for s, _ in every):
-        if not any(s == system for s, _ in mains):
-            mains.append(next(k for k in every if k[0] == system))
-    return [k for k in every if k in mains]
+    # pairs() puts a system's main config first; a system measured only in other configs keeps
+    # its first one, so no system disappears.
+    first: dict[str, tuple[str, str]] = {}
+    for system, config in every:
+        first.setdefault(system, (system, config))
+    return list(first.values())
 
 
 PairCells = list[tuple[str, str, list[dict[str, Any]]]]
@@ -179,9 +175,8 @@ def grouped(run: Run, cells: list[dict[str, Any]]) -> PairCells:
     return _with_cells(series(run, cells), cells)
 
 
-def omitted(run: Run, cells: Iterable[dict[str, Any]] | None = None) -> list[tuple[str, str]]:
+def omitted(run: Run, cells: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """The pairs of `cells` a plot leaves out to stay readable (see series())."""
-    cells = run.cells if cells is None else list(cells)
     shown = series(run, cells)
     return [k for k in pairs(run, cells) if k not in shown]
 
