@@ -342,6 +342,11 @@ def latency_vs_load(run: Run) -> list[Plot]:
 # throughput
 
 
+def concurrency(cell: dict[str, Any]) -> int:
+    """The jobs a throughput cell ran at once (processes times threads)."""
+    return int(cell["metrics"].get("concurrency") or cell["params"].get("concurrency") or 1)
+
+
 @styled
 def throughput(run: Run) -> list[Plot]:
     cells = run.cells_of("throughput")
@@ -358,8 +363,7 @@ def throughput(run: Run) -> list[Plot]:
             group = [c for c in theirs if c["workload"] == workload]
             by_c: dict[int, list[float]] = {}
             for c in group:
-                conc = int(c["metrics"].get("concurrency") or c["params"].get("concurrency") or 1)
-                by_c.setdefault(conc, []).append(float(c["metrics"]["throughput_per_s"]))
+                by_c.setdefault(concurrency(c), []).append(float(c["metrics"]["throughput_per_s"]))
             if not by_c:
                 continue
             xs = sorted(by_c)
@@ -379,7 +383,7 @@ def throughput(run: Run) -> list[Plot]:
             ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
         ax.yaxis.set_minor_formatter(NullFormatter())
-        concs = sorted({int(c["metrics"].get("concurrency") or 1) for c in cells if c["workload"] == workload})
+        concs = sorted({concurrency(c) for c in cells if c["workload"] == workload})
         ax.set_xscale("log", base=2)
         ax.set_xticks(concs)
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))

@@ -209,8 +209,7 @@ def throughput_table(run: Run) -> Table | None:
             by_c: dict[int, list[dict[str, Any]]] = {}
             for c in mine:
                 if c["workload"] == workload:
-                    conc = int(c["metrics"].get("concurrency") or c["params"].get("concurrency") or 1)
-                    by_c.setdefault(conc, []).append(c)
+                    by_c.setdefault(figures.concurrency(c), []).append(c)
             for conc, group in sorted(by_c.items()):
                 tps = [float(c["metrics"]["throughput_per_s"]) for c in group
                        if isinstance(c["metrics"].get("throughput_per_s"), int | float)]
