@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -255,7 +256,8 @@ def configs_section(run: Run, env: Environment) -> str:
 
 # The measured sections after Floor, in page order: id, title, figures, teaching notes, the
 # section's table (if any), and the scenario whose missing cells it reports.
-MEASURED: list[tuple[str, str, Any, Any, Any, str]] = [
+MEASURED: list[tuple[str, str, Callable[[Run], list[Plot]], Callable[[Run], list[str]],
+                     Callable[[Run], Table | None] | None, str]] = [
     ("latency", "Latency CDFs", figures.latency_cdfs, teach.latency, latency_table, "latency"),
     ("load", "Latency against load", figures.latency_vs_load, teach.latency_load, None, "latency"),
     ("throughput", "Throughput", figures.throughput, teach.throughput, throughput_table, "throughput"),
