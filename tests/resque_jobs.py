@@ -263,16 +263,6 @@ def _after_fork(job: Any) -> None:
 # helpers for tests
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 class WorkerProcess:
     """A real `python -m comparisons.resque_clone work` process."""
 
@@ -342,6 +332,8 @@ def resque_worker_fixture(redis_url: str, run_dir: Path, redis_client: Any) -> I
         worker = WorkerProcess(redis_url if redis is None else redis, run_dir, list(args), env, command)
         started.append(worker)
         if wait and command == "work":
+            from system_helpers import wait_for  # (tests only: workers load this file too)
+
             wait_for(lambda: worker.proc.poll() is not None or any(
                 w.decode().split(":")[1] == str(worker.pid) for w in redis_client.smembers("resque:workers")),
                 what="worker registration")

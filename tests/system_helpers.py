@@ -1,8 +1,11 @@
 """Helpers for tests that drive a System through comparisons.base: the `drive` fixture (loaded
-as a pytest plugin by tests/conftest.py), polling with a deadline, and reading probe records."""
+as a pytest plugin by tests/conftest.py), polling with a deadline, reading probe records, and
+skipping (or, under CI, failing) when an outside tool is missing."""
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,7 +25,8 @@ from comparisons.base import (
 from harness import probe
 
 
-def wait_for(check: Callable[[], Any], timeout: float, what: str, every: float = 0.05) -> Any:
+def wait_for(check: Callable[[], Any], timeout: float = 10.0, what: str = "condition",
+             every: float = 0.05) -> Any:
     """Poll `check` until it returns something truthy; fail the test after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -32,6 +36,18 @@ def wait_for(check: Callable[[], Any], timeout: float, what: str, every: float =
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(every)
+
+
+def needs(reason: str | None, what: str) -> None:
+    """Skip the test when `reason` says a tool it needs is missing, printing why; under CI=true
+    (.ci/run installs every such tool) fail instead, so a missing install step cannot hide.
+    `what` reads like "browser tests need Chromium"."""
+    if not reason:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{what} under CI: {reason}")
+    print(f"\nskipping ({what}): {reason}", file=sys.stderr)
+    pytest.skip(reason)
 
 
 def records(run_dir: Path, job_id: str | None = None) -> list[dict[str, Any]]:

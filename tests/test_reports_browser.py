@@ -7,49 +7,24 @@ Without Chromium the tests skip with the reason printed; with CI=true they fail 
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from web_support import ARTIFACTS
 
 import reports
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results-small"
-CHROMIUM = os.environ.get("QUEUEBENCH_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-
-
-def _unavailable() -> str:
-    if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
-        return f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright package is not installed (pip install -e .[test])"
-    return ""
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    reason = _unavailable()
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI needs a real browser for the report tests: {reason}")
-        print(f"skipping browser tests: {reason}")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+def browser(chromium: Any) -> Any:
+    """The suite's headless Chromium (tests/web_support.py): skipped, or failed under CI, when
+    Chromium or Playwright is missing."""
+    return chromium
 
 
 @pytest.fixture(scope="module")

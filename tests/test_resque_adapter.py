@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from resque_jobs import wait_for
+from system_helpers import wait_for
 
 from comparisons.base import JobSpec, NotSupported, RetryPolicy, SystemConfig, get_system
 from harness import probe

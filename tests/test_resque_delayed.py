@@ -11,8 +11,8 @@ from resque_jobs import (
     Echo,
     FlakyRetry,
     events,
-    wait_for,
 )
+from system_helpers import wait_for
 
 from comparisons.resque_clone import scheduler
 

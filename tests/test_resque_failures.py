@@ -14,8 +14,8 @@ from resque_jobs import (
     Boom,
     Sleeper,
     events,
-    wait_for,
 )
+from system_helpers import wait_for
 
 from comparisons.resque_clone import admin, keys
 

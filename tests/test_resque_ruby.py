@@ -12,7 +12,8 @@ import time
 from typing import Any
 
 import pytest
-from resque_jobs import ROOT, Boom, Echo, events, wait_for
+from resque_jobs import ROOT, Boom, Echo, events
+from system_helpers import needs, wait_for
 
 from comparisons.resque_clone import keys
 
@@ -32,12 +33,7 @@ def ruby_redis_missing() -> str | None:
 
 @pytest.fixture(scope="module", autouse=True)
 def ruby() -> None:
-    reason = ruby_redis_missing()
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Ruby with the redis gem is required in CI: {reason}")
-        print(f"skipping the Resque Ruby interop: {reason}")
-        pytest.skip(reason)
+    needs(ruby_redis_missing(), "the Resque interop tests need Ruby with the redis gem")
 
 
 def peer(redis_url: str, *args: str) -> str:

@@ -15,8 +15,8 @@ from resque_jobs import (
     Sleeper,
     Stubborn,
     events,
-    wait_for,
 )
+from system_helpers import wait_for
 
 from comparisons.resque_clone import procline
 from comparisons.resque_clone.keys import VERSION

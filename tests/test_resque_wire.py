@@ -14,8 +14,8 @@ from resque_jobs import (
     Guarded,
     Renamed,
     Sleeper,
-    wait_for,
 )
+from system_helpers import wait_for
 
 from comparisons.resque_clone.keys import Keys, NonJsonArgument, retry_identifier
 from comparisons.resque_clone.registry import class_name

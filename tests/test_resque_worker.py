@@ -20,8 +20,8 @@ from resque_jobs import (
     Hooked,
     Skipper,
     events,
-    wait_for,
 )
+from system_helpers import wait_for
 
 from comparisons.resque_clone import Resque
 from comparisons.resque_clone.keys import VERSION

@@ -24,7 +24,7 @@ from sidekiq_jobs import (  # noqa: F401 - sidekiq_server_fixture provides sidek
     events,
     sidekiq_server_fixture,
 )
-from system_helpers import wait_for
+from system_helpers import needs, wait_for
 
 from comparisons.sidekiq_clone.bench import ruby_sidekiq_available
 from comparisons.sidekiq_clone.client import Client
@@ -34,12 +34,7 @@ RUBY = ROOT / "tests" / "ruby"
 
 @pytest.fixture(scope="module")
 def ruby() -> None:
-    reason = ruby_sidekiq_available()
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"real Sidekiq is required in CI: {reason}")
-        print(f"skipping Sidekiq interop: {reason}")
-        pytest.skip(reason)
+    needs(ruby_sidekiq_available(), "the Sidekiq interop tests need real Sidekiq")
 
 
 def ruby_run(redis_url: str, script: str, *args: str) -> str:

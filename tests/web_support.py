@@ -12,7 +12,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from system_helpers import needs
 
 from harness import procs
 
@@ -34,10 +34,7 @@ AUTH = ("admin", "s3cret-pass")
 
 
 def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"browser tests need Chromium under CI: {reason}")
-    print(f"\nskipping browser tests: {reason}", file=sys.stderr)
-    pytest.skip(reason)
+    needs(reason, "browser tests need Chromium")
 
 
 @pytest.fixture(scope="module")
