@@ -1,2 +1,2 @@
-"""The systems compared: two hand-built clones (Resque, Sidekiq) and two real libraries (RQ,
-Celery), each behind the System contract in comparisons/base.py."""
+"""The systems compared, one folder each, each behind the System contract (core/contract.py) and
+registered in the `queuebench.systems` entry points (pyproject.toml). See README.md here."""

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import redis
 
-from comparisons.base import JobSpec, Registries, System, SystemConfig, WorkerGroup
+from core.contract import JobSpec, Registries, System, SystemConfig, WorkerGroup
 
 PREFIX = "calibration:"
 FAILED = PREFIX + "failed"
@@ -79,7 +79,7 @@ class CalibrationSystem(System):
 
 
 def work(url: str, queues: list[str], interval: float | None) -> None:
-    from harness import probe
+    from workloads import registry
 
     stopping = False
 
@@ -109,7 +109,7 @@ def work(url: str, queues: list[str], interval: float | None) -> None:
             continue
         args = json.loads(payload)["args"]
         try:
-            probe.run("calibration", *args)
+            registry.run_job("calibration", *args)
         except Exception:
             client.lpush(FAILED, args[0])
 

@@ -1,6 +1,6 @@
 """`queuebench`: the command line. Each sub-command lives in its own small function.
 
-    queuebench list            workloads and systems (with their configs)
+    queuebench list            workloads, systems (with their configs) and scenarios
     queuebench run             measure the systems (harness/run_command.py)
     queuebench report RUN_DIR  (re)build a run's HTML report (reports/)
     queuebench compare A B     two runs side by side, changes beyond the spread flagged
@@ -34,7 +34,7 @@ def command(name: str) -> Callable[[Callable[[argparse.Namespace], int]], Callab
 
 @command("list")
 def cmd_list(args: argparse.Namespace) -> int:
-    from comparisons.base import describe_systems
+    from core import registry
     from workloads.registry import describe
 
     table = Table(title="Workloads")
@@ -47,11 +47,20 @@ def cmd_list(args: argparse.Namespace) -> int:
     table = Table(title="Systems")
     for col in ("name", "configs", "supports"):
         table.add_column(col)
-    for row in describe_systems():
+    for row in registry.describe_systems():
         if row["available"]:
             table.add_row(row["name"], ", ".join(row["configs"]), ", ".join(row["supports"]))
         else:
             table.add_row(row["name"], f"[red]unavailable[/red]: {row['reason']}", "")
+    console.print(table)
+
+    table = Table(title="Scenarios")
+    for col in ("name", "workload", "figures", "description"):
+        table.add_column(col)
+    for scenario in registry.scenarios().values():
+        table.add_row(scenario.name, scenario.workload or "(the profile's)",
+                      ", ".join(f.key for f in scenario.figures if f.headline),
+                      scenario.description)
     console.print(table)
     return 0
 
@@ -64,12 +73,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _write_page(label: str, write: Callable[[], Path]) -> int:
-    """Write a report page and print its path; a ReportError is a clear message and exit 2."""
-    from reports import ReportError
+    """Write a report page and print its path; a ResultsError is a clear message and exit 2."""
+    from core.errors import ResultsError
 
     try:
         path = write()
-    except ReportError as exc:
+    except ResultsError as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2
     print(f"{label}: {path}", flush=True)
@@ -92,7 +101,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 @command("redis")
 def cmd_redis(args: argparse.Namespace) -> int:
-    from harness.redis_server import EmbeddedRedis, RedisServerError
+    from core.redis_server import EmbeddedRedis, RedisServerError
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -122,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="One real job under four queue designs, measured side by side.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("list", help="list workloads and systems with their configs")
+    sub.add_parser("list", help="list workloads, systems with their configs, and scenarios")
     from harness.run_command import add_arguments as run_arguments
 
     run_arguments(sub.add_parser("run", help="measure the systems on every scenario; write results"))

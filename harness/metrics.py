@@ -1,5 +1,5 @@
 """Figures from probe records: latency from the planned time, worker-side throughput, simple
-quantiles of small samples, and the median / min-max spread of repeats.
+and simple quantiles of small samples (the spread of repeats: core.summary).
 
 Every time here comes from the probe (time.time_ns, CLOCK_REALTIME, in the worker) or from the
 producer's schedule (the same clock, same host); no monotonic stamp is ever mixed in.
@@ -26,15 +26,6 @@ def quantile(values: Sequence[float], q: float) -> float | None:
     lo = int(pos)
     hi = min(lo + 1, len(ordered) - 1)
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
-
-
-def spread(values: Sequence[float]) -> dict[str, float | int | None]:
-    """Median, min and max of repeats (the way every compared figure is shown)."""
-    values = [v for v in values if v is not None]
-    if not values:
-        return {"median": None, "min": None, "max": None, "repeats": 0}
-    return {"median": statistics.median(values), "min": min(values), "max": max(values),
-            "repeats": len(values)}
 
 
 def latency_us(records: Iterable[Record]) -> list[float]:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from comparisons.base import JobSpec, System
+from core.contract import JobSpec, System
 from harness.metrics import inter_arrival_cv
 
 Arrivals = Literal["poisson", "constant"]

@@ -26,9 +26,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from harness import profiles, summary
-from harness.redis_server import RedisServerError
-from harness.results import Cell, Run
+from core.errors import QueuebenchError
+from core.results import Cell, Run
+from core.scenario import Scenario
+from harness import profiles
 
 console = Console()
 if not console.is_terminal:
@@ -76,8 +77,10 @@ def summary_table(run: Run) -> Table:
     for col in ("scenario", "system", "config", "workload", "params", "metric", "median",
                 "min-max", "n", "x floor"):
         table.add_column(col, justify="right" if col in ("median", "min-max", "n", "x floor") else "left")
+    declared = {name: Scenario.from_json(d) for name, d in run.scenarios.items()}
     for row in run.summary:
-        if row["metric"] not in summary.HEADLINE:
+        figure = declared[row["scenario"]].figure(row["metric"]) if row["scenario"] in declared else None
+        if figure is None or not figure.headline:
             continue
         params = " ".join(f"{k}={v}" for k, v in row["params"].items())
         ratio = row.get("floor_ratio")
@@ -117,7 +120,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             argv=list(getattr(args, "argv", []) or []), build_report=not args.no_report,
         )
         runner.plan(options)  # reject bad names before anything starts
-    except (profiles.UnknownProfile, runner.UsageError, argparse.ArgumentTypeError) as exc:
+    except (QueuebenchError, argparse.ArgumentTypeError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2
 
@@ -134,7 +137,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         try:
             run, run_path = runner.execute(options, progress)
-        except (runner.UsageError, RedisServerError) as exc:
+        except QueuebenchError as exc:
             bar.stop()
             console.print(f"[red]error:[/red] {exc}")
             return 2

@@ -24,27 +24,26 @@ from typing import Any
 
 import psutil
 
-from comparisons.base import (
+from core import registry, results
+from core import summary as summaries
+from core.contract import System
+from core.errors import (
+    CellTimeout,
     ConfigUnavailable,
     NotSupported,
-    System,
     SystemUnavailable,
-    get_system,
-    system_names,
+    UnknownName,
+    UsageError,
 )
-from harness import hdr, results, scenarios, summary
-from harness.probe import ENV_RUN_DIR
+from core.probe import ENV_RUN_DIR
+from core.redis_server import claim_database, claim_problem, redact, redis_for_suite
+from core.results import Cell, Run
+from core.scenario import Scenario
+from harness import hdr, metadata
 from harness.profiles import Profile, select_configs
-from harness.redis_server import claim_database, claim_problem, redact, redis_for_suite
-from harness.results import Cell, Run
-from harness.scenarios.common import CellContext, CellSpec, CellTimeout, Unsupported
+from harness.scenarios.common import CellContext, CellSpec, Earlier, default_cells
 
-FIXED_WORKLOAD = {"retries": "flaky", "crash": "sleep", "scheduled": "noop", "priority": "noop",
-                  "floor": "noop"}
-
-
-class UsageError(ValueError):
-    """A name or option the user gave is not valid; the message lists the valid ones."""
+__all__ = ["RunOptions", "Plan", "UsageError", "plan", "execute", "run_cell", "sweep"]
 
 
 @dataclass
@@ -59,6 +58,7 @@ class RunOptions:
     redis_url: str | None = None
     argv: list[str] = field(default_factory=list)
     system_classes: dict[str, type[System]] | None = None  # instead of the registry (tests)
+    scenario_decls: dict[str, Scenario] | None = None  # instead of the registry (tests)
     build_report: bool = True
 
     @property
@@ -73,6 +73,7 @@ class Plan:
     cells: list[CellSpec]
     skipped: list[Cell]
     systems: dict[str, Any]
+    scenarios: dict[str, Scenario]
     repeats: int
 
 
@@ -81,65 +82,117 @@ class Plan:
 
 
 def _check(kind: str, given: list[str], valid: list[str]) -> None:
-    unknown = [g for g in given if g not in valid]
-    if unknown:
-        raise UsageError(f"unknown {kind} {', '.join(map(repr, unknown))}; valid {kind}s: "
-                         f"{', '.join(valid)}")
+    for name in given:
+        if name not in valid:
+            raise UnknownName(kind, name, valid)
+
+
+def in_order(chosen: dict[str, Scenario]) -> dict[str, Scenario]:
+    """The chosen scenarios in declared order, each after the scenarios it needs."""
+    out: dict[str, Scenario] = {}
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in out or name not in chosen:
+            return
+        if name in path:
+            raise UsageError(f"scenarios need each other in a circle: {' -> '.join(path + (name,))}")
+        for need in chosen[name].needs:
+            visit(need, path + (name,))
+        out[name] = chosen[name]
+
+    for name in sorted(chosen, key=lambda n: (chosen[n].order, n)):
+        visit(name, ())
+    return out
+
+
+def _check_profile_configs(profile: str, declared: dict[str, Scenario],
+                           registered: dict[str, type[System]] | None) -> None:
+    """Every config a profile names must be defined by some registered system, or the profile
+    is wrong (a misspelt variant would otherwise silently never run). A system that cannot be
+    imported here might define it, so its absence makes a name only a note, not an error."""
+    defined: set[str] = set()
+    unavailable = False
+    for name in registered or registry.system_names():
+        try:
+            cls = registered[name] if registered else registry.system(name)
+        except SystemUnavailable:
+            unavailable = True
+            continue
+        defined.update(cls.configs)
+    for scenario in declared.values():
+        if scenario.baseline:
+            continue
+        for name in scenario.plan(profile).configs:
+            if name != "*" and name not in defined and not unavailable:
+                raise UsageError(
+                    f"profile {profile!r}, scenario {scenario.name!r}: no system defines config "
+                    f"{name!r}; defined configs: {', '.join(sorted(defined))}")
 
 
 def plan(options: RunOptions) -> Plan:
-    from workloads import registry
+    from workloads import registry as workloads
 
     registered = dict(options.system_classes) if options.system_classes else None
-    valid_systems = list(registered) if registered else system_names()
+    valid_systems = list(registered) if registered else registry.system_names()
     system_list = options.systems or valid_systems
     _check("system", system_list, valid_systems)
-    scenario_list = options.scenarios or list(scenarios.NAMES)
-    _check("scenario", scenario_list, list(scenarios.NAMES))
+    declared = dict(options.scenario_decls) if options.scenario_decls else registry.scenarios()
+    scenario_list = options.scenarios or list(declared)
+    _check("scenario", scenario_list, list(declared))
     if options.workloads:
-        _check("workload", options.workloads, registry.names())
+        _check("workload", options.workloads, workloads.names())
     if options.repeats is not None and options.repeats < 1:
         raise UsageError(f"--repeat must be at least 1 (got {options.repeats})")
+    chosen = in_order({name: declared[name] for name in scenario_list})
 
     classes: dict[str, type[System]] = {}
     skipped: list[Cell] = []
     systems_info: dict[str, Any] = {}
     for name in system_list:
         try:
-            classes[name] = registered[name] if registered else get_system(name)
+            classes[name] = registered[name] if registered else registry.system(name)
         except SystemUnavailable as exc:
             systems_info[name] = {"title": "", "supports": [], "configs": {}, "available": False,
                                   "reason": str(exc)}
-            for scenario in scenario_list:
-                if scenario != "floor":
-                    skipped.append(Cell(id=results.cell_id(scenario, name, "-", "-", "", 0),
-                                        scenario=scenario, system=name, config="-", workload="-",
-                                        status="skipped", reason=str(exc)))
+            for scenario in chosen.values():
+                if not scenario.baseline:
+                    skipped.append(Cell(id=results.cell_id(scenario.name, name, "-", "-", "", 0),
+                                        scenario=scenario.name, system=name, config="-",
+                                        workload="-", status="skipped", reason=str(exc)))
+    _check_profile_configs(options.profile.name, chosen, registered)
 
     config_filter = _config_filter(options.configs, classes)
     cells: list[CellSpec] = []
     used: dict[str, set[str]] = {name: set() for name in classes}
-    for scenario in scenario_list:
-        module = scenarios.get(scenario)
-        step = options.profile.scenarios[scenario]
-        if scenario == "floor":
-            cells.extend(module.cells(step.sizes))
+    for scenario in chosen.values():
+        step = scenario.plan(options.profile.name)
+        workloads_ = ([scenario.workload] if scenario.workload
+                      else options.workloads or list(step.workloads))
+        sizes = dict(step.sizes)
+        if scenario.baseline:
+            cells.extend(_cells(scenario, None, [], workloads_, sizes))
             continue
-        workloads = ([FIXED_WORKLOAD[scenario]] if scenario in FIXED_WORKLOAD
-                     else options.workloads or step.workloads)
         for name, cls in classes.items():
             wanted = config_filter.get(name) if options.configs else step.configs
             configs = select_configs(wanted or [], sorted(cls.configs))
             if not configs:
                 continue
             used[name].update(configs)
-            cells.extend(module.cells(cls, configs, workloads, step.sizes))
+            cells.extend(_cells(scenario, cls, configs, workloads_, sizes))
     for name, cls in classes.items():
         systems_info[name] = {
             "title": cls.title, "supports": sorted(cls.supports), "available": True, "reason": "",
             "configs": {c: cls.configs[c].describe() for c in sorted(used[name])},
         }
-    return Plan(cells, skipped, systems_info, options.repeats or options.profile.repeats)
+    return Plan(cells, skipped, systems_info, chosen,
+                options.repeats or options.profile.repeats)
+
+
+def _cells(scenario: Scenario, cls: type[System] | None, configs: list[str],
+           workloads: list[str], sizes: dict[str, Any]) -> list[CellSpec]:
+    if scenario.cells is None:
+        return default_cells(scenario.name, cls, configs, workloads, sizes)
+    return list(scenario.cells(cls, configs, workloads, sizes))
 
 
 def _config_filter(configs: list[str] | None, classes: dict[str, type[System]]) -> dict[str, list[str]]:
@@ -187,8 +240,10 @@ def sweep(run_path: Path) -> list[int]:
     return killed
 
 
-def run_cell(spec: CellSpec, repeat: int, redis_url: str, run_path: Path,
-             measured: dict[tuple[str, str, str, int], float]) -> Cell:
+def run_cell(scenario: Scenario, spec: CellSpec, repeat: int, redis_url: str, run_path: Path,
+             earlier: Earlier | None = None) -> Cell:
+    """Run one cell of `scenario` on a clean database and fresh workers; never raises for a
+    failed measurement (the cell says "error" with the reason, its logs are kept)."""
     cid = results.cell_id(spec.scenario, spec.system, spec.config_name, spec.workload, spec.tag,
                           repeat)
     cell = Cell(id=cid, scenario=spec.scenario, system=spec.system, config=spec.config_name,
@@ -198,15 +253,17 @@ def run_cell(spec: CellSpec, repeat: int, redis_url: str, run_path: Path,
         shutil.rmtree(cell_dir)
     cell_dir.mkdir(parents=True)
     started = time.monotonic()
-    ctx = CellContext(spec, redis_url, cell_dir, repeat, measured)
+    ctx = CellContext(spec, redis_url, cell_dir, repeat, earlier)
     out: dict[str, Any] = {}
     try:
         claim_database(redis_url)
         if spec.system_cls is not None and spec.config is not None:
             spec.system_cls.check_config(spec.config)
-        out = spec_module(spec).run(ctx)
+        if scenario.run is None:
+            raise NotSupported(f"scenario {scenario.name!r} declares nothing to run")
+        out = scenario.run(ctx)
         cell.status, cell.reason = ctx.status, ctx.reason
-    except (Unsupported, NotSupported, ConfigUnavailable) as exc:
+    except (NotSupported, ConfigUnavailable) as exc:
         cell.status, cell.reason = "unsupported", str(exc)
     except CellTimeout as exc:
         cell.status, cell.reason = "error", str(exc)
@@ -233,10 +290,6 @@ def run_cell(spec: CellSpec, repeat: int, redis_url: str, run_path: Path,
     cell.duration_s = round(time.monotonic() - started, 3)
     _tidy(cell_dir, keep=cell.status == "error")
     return cell
-
-
-def spec_module(spec: CellSpec) -> Any:
-    return scenarios.get(spec.scenario)
 
 
 def _tidy(cell_dir: Path, keep: bool) -> None:
@@ -279,6 +332,7 @@ def execute(options: RunOptions, progress: Progress | None = None) -> tuple[Run,
     the_plan = plan(options)
     run = Run(run_id=results.new_run_id(), profile=options.label)
     run.systems = the_plan.systems
+    run.scenarios = {name: s.describe() for name, s in the_plan.scenarios.items()}
     run.cells.extend(the_plan.skipped)
     env = dict(os.environ)
     if options.redis_url:
@@ -287,8 +341,7 @@ def execute(options: RunOptions, progress: Progress | None = None) -> tuple[Run,
         _check_redis(url)
         run_path = _new_run_path(run, options.out)
         try:
-            run.metadata = results.collect_metadata(url, not env.get("REDIS_URL"),
-                                                    options.argv or None)
+            run.metadata = metadata.collect(url, not env.get("REDIS_URL"), options.argv or None)
             run.metadata["redis_url"] = redact(url)
             run.metadata["repeats"] = the_plan.repeats
             results.write(run, run_path)
@@ -303,11 +356,15 @@ def execute(options: RunOptions, progress: Progress | None = None) -> tuple[Run,
                     time.sleep(0.3)
                     sweep(run_path)
                 run.finished = results.now_iso()
-                run.summary = summary.build([c.to_json() for c in run.cells])
+                run.summary = _summary(the_plan, run)
                 results.write(run, run_path)
             finally:
                 signal.signal(signal.SIGINT, old)
     return run, run_path
+
+
+def _summary(the_plan: Plan, run: Run) -> list[dict[str, Any]]:
+    return summaries.build([c.to_json() for c in run.cells], the_plan.scenarios)
 
 
 def _check_redis(url: str) -> None:
@@ -330,16 +387,19 @@ def _new_run_path(run: Run, out: Path) -> Path:
 def _run_cells(the_plan: Plan, run: Run, run_path: Path, url: str,
                progress: Progress | None) -> None:
     total, done = len(the_plan.cells) * the_plan.repeats, 0
-    measured: dict[tuple[str, str, str, int], float] = {}
+
+    def earlier(scenario: str) -> list[dict[str, Any]]:
+        return [c.to_json() for c in run.cells if c.scenario == scenario]
+
     for repeat in range(the_plan.repeats):
         for spec in the_plan.cells:
             if progress:
                 label = f"{spec.scenario} {spec.system} {spec.config_name} {spec.workload} {spec.tag}"
                 progress(f"{label} r{repeat}".replace("  ", " "), done, total, None)
-            cell = run_cell(spec, repeat, url, run_path, measured)
+            cell = run_cell(the_plan.scenarios[spec.scenario], spec, repeat, url, run_path, earlier)
             run.cells.append(cell)
             done += 1
-            run.summary = summary.build([c.to_json() for c in run.cells])
+            run.summary = _summary(the_plan, run)
             results.write(run, run_path)
             if progress:
                 progress(cell.id, done, total, cell)

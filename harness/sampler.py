@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import psutil
 
-from harness import procs
+from core import procs
 
 INTERVAL_S = 0.1
 

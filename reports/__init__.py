@@ -4,8 +4,8 @@
     reports.compare(run_a, run_b)     -> two runs side by side, changes beyond the spread flagged
 """
 
+from core.errors import ResultsError
 from reports.diff import compare
 from reports.page import build
-from reports.run import ReportError
 
-__all__ = ["build", "compare", "ReportError"]
+__all__ = ["build", "compare", "ResultsError"]

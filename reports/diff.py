@@ -161,7 +161,8 @@ def compare(run_a: Path, run_b: Path, out: Path | None = None) -> Path:
     groups: dict[str, list[Change]] = {}
     for r in rows:
         groups.setdefault(r.scenario, []).append(r)
-    titled = [(metrics.SCENARIO_TITLES.get(s, s), g) for s, g in groups.items()]
+    titled = [(b.scenario_title(s) if s in b.scenarios else a.scenario_title(s), g)
+              for s, g in groups.items()]
     html = environment().get_template("compare.html.j2").render(
         a=a, b=b, groups=titled, notes=notes(a, b, rows), floor=FLOOR)
     out.write_text(html, encoding="utf-8")

@@ -1,28 +1,13 @@
-"""What each figure means to a reader: its label, which way is better, its floor, its format.
-
-A summary row names its figure by a path into the cell's metrics ("latency_us.p99",
-"peak.uss"). This module turns that path into words, says whether lower or higher is better (so
-the report can find the best system), which floor figure it is a multiple of, and formats a value
-in the unit it was measured in (latency in µs shown as µs / ms / s, memory in bytes as MiB).
+"""How the report says a figure: a value in the unit it was measured in (latency in µs shown as
+µs / ms / s, memory in bytes as MiB), ranges and ratios, a cell's parameters in words, and one
+colour per system. What a figure is called and which way is better is its scenario's
+declaration (core.scenario.Figure, read through reports.run.Run.figure).
 """
 
 from __future__ import annotations
 
 import math
-import re
-from dataclasses import dataclass
 from typing import Any
-
-SCENARIO_TITLES = {
-    "floor": "Floor: bare Redis",
-    "throughput": "Throughput",
-    "latency": "Latency",
-    "memory": "Memory",
-    "retries": "Retries",
-    "crash": "Crash",
-    "scheduled": "Scheduled jobs",
-    "priority": "Priority",
-}
 
 # Colour-blind-safe (Okabe-Ito) colours, one per system, the same in every figure.
 COLOURS = {
@@ -40,47 +25,6 @@ def colour(system: str, order: list[str]) -> str:
         return COLOURS[system]
     others = [s for s in order if s not in COLOURS]
     return SPARE_COLOURS[others.index(system) % len(SPARE_COLOURS)] if system in others else "#777777"
-
-
-@dataclass(frozen=True)
-class MetricInfo:
-    label: str
-    better: str | None  # "higher", "lower", or None where neither is (a share, a policy's time)
-    floor: str | None  # the floor figure this one is a multiple of
-    rank: bool = True  # whether "x best" means anything (not for counts where 0 is common)
-
-
-def pct_label(p: str) -> str:
-    return p.replace("_", ".")
-
-
-_PATTERNS: list[tuple[str, Any]] = [
-    (r"throughput_per_s", lambda m: MetricInfo("throughput", "higher", "throughput_per_s")),
-    (r"wall_s", lambda m: MetricInfo("wall time incl. boot", "lower", None)),
-    (r"drain_s", lambda m: MetricInfo("drain time", "lower", None)),
-    (r"latency_us\.(\w+)", lambda m: MetricInfo(f"latency {pct_label(m[1])}", "lower",
-                                                 f"hop_latency_us.{m[1]}")),
-    (r"hop_latency_us\.(\w+)", lambda m: MetricInfo(f"hop latency {pct_label(m[1])}", "lower", None)),
-    (r"(idle|peak)\.(uss|pss|rss)", lambda m: MetricInfo(f"{m[1]} {m[2].upper()}", "lower", None)),
-    (r"error_ms\.(\w+)", lambda m: MetricInfo(f"start error {pct_label(m[1])}", "lower", None)),
-    (r"counts\.completed", lambda m: MetricInfo("completed", "higher", None, rank=False)),
-    (r"counts\.(\w+)", lambda m: MetricInfo(f"{m[1]} jobs", "lower", None, rank=False)),
-    (r"recovery_s", lambda m: MetricInfo("time to recover", "lower", None)),
-    (r"share\.(\w+)", lambda m: MetricInfo(f"share of {m[1]}", None, None)),
-    (r"offered_rate", lambda m: MetricInfo("offered rate", None, None)),
-    (r"achieved_rate", lambda m: MetricInfo("achieved arrival rate", None, None)),
-    (r"succeeded", lambda m: MetricInfo("jobs succeeded", "higher", None, rank=False)),
-    (r"attempts_per_job", lambda m: MetricInfo("attempts per job", None, None)),
-    (r"time_to_success_s\.(\w+)", lambda m: MetricInfo(f"time to success {pct_label(m[1])}", None, None)),
-]
-
-
-def info(metric: str) -> MetricInfo:
-    for pattern, make in _PATTERNS:
-        match = re.fullmatch(pattern, metric)
-        if match:
-            return make(match)  # type: ignore[no-any-return]
-    return MetricInfo(metric.replace("_", " ").replace(".", " "), None, None)
 
 
 def sig(x: float, digits: int = 3) -> str:

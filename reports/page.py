@@ -10,6 +10,7 @@ reports/out/index.html lists every run built under the same folder.
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import shutil
@@ -21,22 +22,15 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from reports import exports, figures, metrics, tables, teach
-from reports.figures import Plot, by_pair, kill_target, name, pairs
-from reports.run import FLOOR, ReportError, Run, dig, load
+from core.errors import ResultsError
+from core.scenario import Hook, Scenario
+from reports import exports, metrics, tables, teach
+from reports.figures import Plot
+from reports.run import FLOOR, Run, load
+from reports.sections import Table, generic_table
 
 TEMPLATES = Path(__file__).parent / "templates"
 RUN_META = "run.json"
-
-
-@dataclass
-class Table:
-    id: str
-    caption: str
-    headers: list[str]
-    rows: list[list[Any]]
-    num_cols: set[int] = field(default_factory=set)  # 1-based among the data cells
-    collapsed: bool = False  # long tables fold into <details>
 
 
 @dataclass
@@ -62,39 +56,12 @@ def environment() -> Environment:
 
 def safe_id(run_id: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", run_id):
-        raise ReportError(f"run id {run_id!r} cannot name a folder: use letters, digits, '.', '_' or '-'")
+        raise ResultsError(f"run id {run_id!r} cannot name a folder: use letters, digits, '.', '_' or '-'")
     return run_id
 
 
 # ---------------------------------------------------------------------------------------------
 # sections
-
-
-METHODS = {
-    "floor": "A bare redis-py LPUSH → BRPOP hop (latency) and a bare BRPOP loop (throughput) on the same "
-             "Redis, in the same run: the cost of Redis itself, which every queue below pays at least once per job.",
-    "throughput": "A burst of N jobs is enqueued before the workers start; jobs per second are counted worker "
-                  "side from the first job start to the last job end. Wall time, which includes worker boot, is "
-                  "reported separately. Median of the repeats, bars show min–max.",
-    "latency": "Jobs arrive paced at an offered rate (open loop, Poisson arrivals). Latency is the worker-side "
-               "start of the job minus its planned arrival time, so a slow producer cannot hide queueing "
-               "(no coordinated omission). The CDF shows the repeat with the median p50.",
-    "load": "The same paced runs, p50 and p99 against the offered rate: flat while the queue keeps up, then a "
-            "steep rise (the hockey stick) as the offered load nears what the system can drain.",
-    "memory": "The whole worker process tree (the worker and every child it forks) is sampled every 100 ms: "
-              "USS (memory only this tree uses), PSS (shared pages split fairly) and RSS (shared pages counted "
-              "once per process), idle with workers up and at peak under load.",
-    "retries": "A workload that fails its first attempts; every attempt is recorded (start, end, outcome). "
-               "Each row is a job, each mark an attempt, on a time axis from the job's first attempt.",
-    "crash": "The worker (and separately only its forked child, where there is one) is SIGKILLed while jobs run. "
-             "After a fixed recovery window every job is classified: completed, completed twice, recorded as "
-             "failed, still pending, or lost (in no queue, no registry, never completed).",
-    "scheduled": "Jobs scheduled with a delay (perform_in / enqueue_in / countdown): actual start minus planned time.",
-    "priority": "A saturated high queue and a saturated default queue: the share of each in what was processed, "
-                "against the share the configured weights promise.",
-    "configs": "Every system's exact configuration and the machine the run was measured on.",
-    "raw": "The data behind every figure on this page, next to it in this folder.",
-}
 
 
 def _missing(run: Run, scenario: str) -> str:
@@ -104,180 +71,52 @@ def _missing(run: Run, scenario: str) -> str:
     return f"Not measured in this run{why}."
 
 
-def memory_table(run: Run) -> Table | None:
-    rows = []
-    for system, config, cells in by_pair(run, run.cells_of("memory")):
-        chosen = figures.median_cell(cells, "peak.uss") or cells[0]
-        m = chosen["metrics"]
-        rows.append([name(run, system, config), m.get("model", ""), m.get("concurrency", ""),
-                     *(metrics.fmt(dig(m, f"{p}.{k}"), "bytes") for p in ("idle", "peak") for k in ("uss", "pss", "rss")),
-                     dig(m, "peak.processes")])
-    if not rows:
-        return None
-    return Table("memory", "Memory of the worker tree (the repeat with the median peak USS)",
-                 ["system", "model", "concurrency", "idle USS", "idle PSS", "idle RSS", "peak USS",
-                  "peak PSS", "peak RSS", "processes"], rows, set(range(2, 10)))
-
-
-def retries_table(run: Run) -> Table | None:
-    rows = []
-    cells = run.cells_of("retries", status=None)
-    order = pairs(run, cells)
-    for c in sorted(cells, key=lambda c: (order.index((c["system"], c["config"])), c["repeat"])):
-        m = c["metrics"]
-        if c["status"] != "ok":
-            rows.append([name(run, c["system"], c["config"]), c["repeat"], c["status"], c["reason"], "", ""])
-            continue
-        jobs = m.get("jobs") or []
-        finals = [j["final"] for j in jobs]
-        tts = m.get("time_to_success_s") or {}
-        policy = {k: v for k, v in (m.get("policy") or {}).items() if k != "config_options"}
-        rows.append([name(run, c["system"], c["config"]), c["repeat"], json.dumps(policy, sort_keys=True),
-                     ", ".join(f"{finals.count(f)} {f}" for f in sorted(set(finals))),
-                     metrics.fmt(tts.get("p50"), "s"), metrics.fmt(tts.get("max"), "s")])
-    if not rows:
-        return None
-    return Table("retries", "Retry policy as each system describes it, final states, time to success",
-                 ["system", "repeat", "policy (native)", "final states", "time to success p50", "max"], rows,
-                 {1, 4, 5})
-
-
-def crash_table(run: Run) -> Table | None:
-    rows = []
-    cells = run.cells_of("crash", status=None)
-    order = pairs(run, cells)
-    for c in sorted(cells, key=lambda c: (order.index((c["system"], c["config"])), kill_target(c) != "worker",
-                                          c["repeat"])):
-        m = c["metrics"]
-        who = f"{name(run, c['system'], c['config'])} · kill {kill_target(c)} · repeat {c['repeat']}"
-        if c["status"] != "ok":
-            rows.append([who, f"{c['status']}: {c['reason']}", "", "", "", "", "", ""])
-            continue
-        counts = m.get("counts") or {}
-        rec = m.get("recovery_s")
-        if rec is not None:
-            recovered = metrics.fmt(rec, "s")
-        elif "at_risk" in m and not m["at_risk"]:
-            recovered = "no job was in flight"
-        elif m.get("at_risk") and all(j.get("final") == "completed" for j in m["at_risk"]):
-            recovered = "not needed: the jobs in flight finished anyway"
-        else:
-            recovered = "never in the window"
-        rows.append([who, m.get("jobs", ""), *(counts.get(k, 0) for k in ("completed", "duplicate", "failed",
-                                                                          "pending", "lost")), recovered])
-    if not rows:
-        return None
-    return Table("crash", "What each system did with the jobs in play when a process was SIGKILLed "
-                 "(recovered after: from the kill to the first job that was in flight being run again to completion)",
-                 ["system · target · repeat", "jobs", "completed", "duplicate", "failed", "pending", "lost",
-                  "recovered after"], rows, {2, 3, 4, 5, 6, 7}, collapsed=len(rows) > 16)
-
-
-def scheduled_table(run: Run) -> Table | None:
-    rows = []
-    for system, config, cells in by_pair(run, run.cells_of("scheduled")):
-        chosen = figures.median_cell(cells, "error_ms.p50")
-        if chosen:
-            e = chosen["metrics"].get("error_ms") or {}
-            rows.append([name(run, system, config), metrics.fmt(chosen["metrics"].get("delay_s"), "s"),
-                         *(metrics.fmt(e.get(k), "ms") for k in ("min", "p50", "p90", "p99", "max"))])
-    if not rows:
-        return None
-    return Table("scheduled", "Start error of delayed jobs (the repeat with the median p50)",
-                 ["system", "delay", "min", "p50", "p90", "p99", "max"], rows, set(range(1, 7)))
-
-
-def priority_table(run: Run) -> Table | None:
-    rows = []
-    for system, config, cells in by_pair(run, run.cells_of("priority")):
-        w = cells[0]["metrics"].get("weights")
-        exp = figures.expected_share(w)
-        shares = sorted(float(dig(c["metrics"], "share.high") or 0) for c in cells)
-        rows.append([name(run, system, config),
-                     w if isinstance(w, str) else " : ".join(f"{k} {v}" for k, v in (w or {}).items()),
-                     metrics.fmt(exp, "fraction"), metrics.fmt(shares[(len(shares) - 1) // 2], "fraction"),
-                     metrics.fmt_range(shares[0], shares[-1], "fraction"), len(cells)])
-    if not rows:
-        return None
-    return Table("priority", "Share of the high queue while both queues were saturated",
-                 ["system", "weights", "promised", "measured (median)", "spread", "repeats"], rows, {2, 3, 4, 5})
-
-
-def throughput_table(run: Run) -> Table | None:
-    rows = []
-    for system, config, mine in by_pair(run, run.cells_of("throughput")):
-        for workload in sorted({c["workload"] for c in mine}, key=lambda w: (w != "noop", w)):
-            by_c: dict[int, list[dict[str, Any]]] = {}
-            for c in mine:
-                if c["workload"] == workload:
-                    by_c.setdefault(figures.concurrency(c), []).append(c)
-            for conc, group in sorted(by_c.items()):
-                tps = [float(c["metrics"]["throughput_per_s"]) for c in group
-                       if isinstance(c["metrics"].get("throughput_per_s"), int | float)]
-                walls = [float(w) for c in group if isinstance(w := c["metrics"].get("wall_s"), int | float)]
-                if not tps:
-                    continue
-                med, lo, hi = figures.spread(tps)
-                rows.append([f"{name(run, system, config)} · {workload} · concurrency {conc}",
-                             metrics.fmt(med, "jobs/s"),
-                             metrics.fmt_range(lo, hi, "jobs/s") if len(tps) > 1 else "",
-                             len(tps), metrics.fmt(figures.spread(walls)[0], "s") if walls else "—"])
-    if not rows:
-        return None
-    return Table("throughput", "Every system and config: jobs/s worker side (median of repeats, min–max) "
-                 "and wall time including boot",
-                 ["system · workload · concurrency", "throughput", "spread", "repeats", "wall time"],
-                 rows, {1, 2, 3, 4}, collapsed=len(rows) > 16)
-
-
-def latency_table(run: Run) -> Table | None:
-    rows = []
-    cells = run.cells_of("latency")
-    order = pairs(run, cells)
-    for c in sorted(cells, key=lambda c: (order.index((c["system"], c["config"])), c["workload"],
-                                          float(c["metrics"].get("offered_rate") or 0), c["repeat"])):
-        m = c["metrics"]
-        h = m.get("latency_us") or {}
-        rows.append([f"{name(run, c['system'], c['config'])} · {c['workload']} · "
-                     f"{metrics.fmt_rate(float(m.get('offered_rate') or 0))}/s · repeat {c['repeat']}",
-                     metrics.fmt(m.get("achieved_rate"), "jobs/s"), h.get("count", ""),
-                     *(metrics.fmt(h.get(k), "us") for k in ("p50", "p90", "p99", "p99_9", "max"))])
-    if not rows:
-        return None
-    return Table("latency", "Every paced cell: the producer's achieved rate and the latency percentiles",
-                 ["system · workload · offered · repeat", "achieved", "jobs", "p50", "p90", "p99", "p99.9",
-                  "max"], rows, set(range(1, 8)), collapsed=len(rows) > 12)
-
-
 def configs_section(run: Run, env: Environment) -> str:
     return env.get_template("configs.html.j2").render(run=run, meta=run.metadata, floor=FLOOR,
                                                         not_ok=run.not_ok())
 
 
-# The measured sections after Floor, in page order: id, title, figures, teaching notes, the
-# section's table (if any), and the scenario whose missing cells it reports.
-MEASURED: list[tuple[str, str, Callable[[Run], list[Plot]], Callable[[Run], list[str]],
-                     Callable[[Run], Table | None] | None, str]] = [
-    ("latency", "Latency CDFs", figures.latency_cdfs, teach.latency, latency_table, "latency"),
-    ("load", "Latency against load", figures.latency_vs_load, teach.latency_load, None, "latency"),
-    ("throughput", "Throughput", figures.throughput, teach.throughput, throughput_table, "throughput"),
-    ("memory", "Memory", figures.memory, teach.memory, memory_table, "memory"),
-    ("retries", "Retries", figures.retries, teach.retries, retries_table, "retries"),
-    ("crash", "Crash", figures.crash, teach.crash, crash_table, "crash"),
-    ("scheduled", "Scheduled", figures.scheduled, teach.scheduled, scheduled_table, "scheduled"),
-    ("priority", "Priority", figures.priority, teach.priority, priority_table, "priority"),
-]
+CONFIGS_METHOD = "Every system's exact configuration and the machine the run was measured on."
+RAW_METHOD = "The data behind every figure on this page, next to it in this folder."
+
+
+def resolve(hook: Hook | None) -> Callable[[Run], Any] | None:
+    """A section hook, "package.module:function" (or the function), as a callable."""
+    if hook is None or callable(hook):
+        return hook
+    module, _, attr = hook.partition(":")
+    target: Any = importlib.import_module(module)
+    for part in attr.split("."):
+        target = getattr(target, part)
+    return target  # type: ignore[no-any-return]
+
+
+def scenario_sections(run: Run, name: str, declared: Scenario) -> list[Section]:
+    """The report sections a scenario declares, filled by its hooks; a section with no hooks
+    (or whose hooks cannot be loaded here) shows the generic table of the scenario's figures."""
+    out = []
+    for spec in declared.report_sections():
+        section = Section(spec.id, spec.title, spec.method, missing=_missing(run, name))
+        try:
+            plot, explain, table = (resolve(spec.plot), resolve(spec.explain), resolve(spec.table))
+        except (ImportError, AttributeError) as exc:
+            plot = explain = table = None
+            section.teach = [f"The section's own plots and notes could not be loaded here ({exc})."]
+        section.plots = plot(run) if plot else []
+        section.teach += explain(run) if explain else []
+        hooked = spec.plot or spec.explain or spec.table
+        made = table(run) if table else (None if hooked else generic_table(run, name))
+        section.tables = [made] if made else []
+        out.append(section)
+    return out
 
 
 def sections(run: Run, env: Environment) -> list[Section]:
     out = [Section("summary", "Summary", "")]
-    out.append(Section("floor", "Floor", METHODS["floor"], teach=teach.floor(run), missing=_missing(run, "floor")))
-    for key, title, plot, notes, table, scenario in MEASURED:
-        plots, taught, missing = plot(run), notes(run), _missing(run, scenario)
-        tables = [t for t in [table(run)] if t] if table else []
-        out.append(Section(key, title, METHODS[key], plots=plots, teach=taught, missing=missing, tables=tables))
-    out.append(Section("configs", "Configs & metadata", METHODS["configs"], html=configs_section(run, env)))
-    out.append(Section("raw", "Raw data", METHODS["raw"]))
+    for name, declared in run.scenarios.items():
+        out.extend(scenario_sections(run, name, declared))
+    out.append(Section("configs", "Configs & metadata", CONFIGS_METHOD, html=configs_section(run, env)))
+    out.append(Section("raw", "Raw data", RAW_METHOD))
     return out
 
 

@@ -1,9 +1,11 @@
 """Reads one run's results.json into a Run the report can ask questions of.
 
-The format is the harness's (harness/results.py owns it; schema 1). This module only reads:
-it checks the few things the report cannot do without, says clearly what is wrong with a file
-that is not a results file, and derives the summary (median and spread over repeats) when a
-file has none — an interrupted run may have been written before its summary was.
+The format is core's (core/results.py; an older schema is migrated on read). What each
+scenario measured, how its figures are named and which way is better, and which report
+sections show it, come from the scenarios' declarations the file carries (core.scenario); a
+file written before they were recorded takes the declarations of the scenarios installed. The
+summary (median and spread over repeats) is derived with core.summary when a file has none: an
+interrupted run may have been written before its summary was.
 """
 
 from __future__ import annotations
@@ -15,27 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SCHEMA = 1
-FLOOR = "redis-py"
-SCENARIOS = ("floor", "throughput", "latency", "memory", "retries", "crash", "scheduled", "priority")
+from core import registry, results
+from core import summary as summaries
+from core.errors import ResultsError
+from core.results import FLOOR
+from core.scenario import Figure, Scenario
 
-# The figures compared per scenario when a file carries no summary: (metric path, unit).
-FIGURES: dict[str, list[tuple[str, str]]] = {
-    "floor": [("hop_latency_us.p50", "us"), ("hop_latency_us.p99", "us"),
-              ("throughput_per_s", "jobs/s")],
-    "throughput": [("throughput_per_s", "jobs/s"), ("wall_s", "s")],
-    "latency": [("latency_us.p50", "us"), ("latency_us.p99", "us")],
-    "memory": [("idle.uss", "bytes"), ("peak.uss", "bytes"), ("peak.pss", "bytes"),
-               ("peak.rss", "bytes")],
-    "retries": [("time_to_success_s.p50", "s")],
-    "crash": [("counts.lost", "jobs"), ("counts.duplicate", "jobs"), ("counts.failed", "jobs")],
-    "scheduled": [("error_ms.p50", "ms"), ("error_ms.p99", "ms")],
-    "priority": [("share.high", "fraction")],
-}
-
-
-class ReportError(Exception):
-    """A run directory or results file the report cannot use; the message says why."""
+__all__ = ["FLOOR", "Run", "dig", "load", "params_key"]
 
 
 def dig(data: Any, path: str) -> Any:
@@ -46,27 +34,6 @@ def dig(data: Any, path: str) -> Any:
             return None
         value = value[part]
     return value
-
-
-# The harness names summary figures flat ("latency_p99_us", "peak_uss", "lost"); the report names
-# a figure by its path into the cell's metrics ("latency_us.p99", "peak.uss", "counts.lost"), so a
-# figure and the data behind it are found the same way. Both spellings are read.
-_CANONICAL: list[tuple[str, str]] = [
-    (r"hop_(p\w+?|max|min|mean)_us", r"hop_latency_us.\1"),
-    (r"latency_(p\w+?|max|min|mean)_us", r"latency_us.\1"),
-    (r"(idle|peak)_(uss|pss|rss|processes)", r"\1.\2"),
-    (r"(completed|duplicate|failed|pending|lost)", r"counts.\1"),
-    (r"error_(p\w+?|max|min)_ms", r"error_ms.\1"),
-    (r"(high|default)_share", r"share.\1"),
-    (r"time_to_success_(p50|max)_s", r"time_to_success_s.\1"),
-]
-
-
-def canonical(metric: str) -> str:
-    for pattern, path in _CANONICAL:
-        if re.fullmatch(pattern, metric):
-            return re.sub(pattern, path, metric)
-    return metric
 
 
 def params_key(params: dict[str, Any] | None) -> str:
@@ -80,7 +47,18 @@ class Run:
     cells: list[dict[str, Any]] = field(default_factory=list)
     summary: list[dict[str, Any]] = field(default_factory=list)
     summary_derived: bool = False
+    scenarios: dict[str, Scenario] = field(default_factory=dict)  # declarations, in page order
     memo: dict[Any, Any] = field(default_factory=dict, repr=False)  # answers computed once per run
+
+    def scenario_title(self, name: str) -> str:
+        declared = self.scenarios.get(name)
+        return declared.title if declared else name
+
+    def figure(self, scenario: str, key: str) -> Figure:
+        """The declaration of a figure; an undeclared one gets a plain label and no direction."""
+        declared = self.scenarios.get(scenario)
+        found = declared.figure(key) if declared else None
+        return found or Figure(key, "", key.replace("_", " ").replace(".", " "))
 
     @property
     def run_id(self) -> str:
@@ -143,83 +121,60 @@ class Run:
                 if (scenario is None or r["scenario"] == scenario)
                 and (metric is None or r["metric"] == metric)]
 
+    def baselines(self) -> list[str]:
+        """The scenarios measured once per run as the floor (declared baseline)."""
+        return [name for name, s in self.scenarios.items() if s.baseline]
+
     def floor_value(self, path: str) -> float | None:
         """The floor's figure at `path` (e.g. "hop_latency_us.p50"): median over its repeats."""
-        rows = self.rows("floor", path)
+        rows = [r for name in self.baselines() for r in self.rows(name, path)]
         if rows and rows[0]["median"] is not None:
             return float(rows[0]["median"])
-        values = [dig(c["metrics"], path) for c in self.cells_of("floor")]
+        values = [dig(c["metrics"], path) for name in self.baselines() for c in self.cells_of(name)]
         nums = [float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
         return statistics.median(nums) if nums else None
 
 
-def results_file(path: Path) -> Path:
-    """The results.json of a run directory (or the file itself)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "results.json"
-    if not path.is_file():
-        raise ReportError(f"no results file at {path}: pass a run directory "
-                          "(results/<run-id>/) that holds results.json")
-    return path
+def declarations(data: dict[str, Any]) -> dict[str, Scenario]:
+    """The scenarios of a run, in page order: as the file records them (every scenario the run
+    planned, measured or not); a file written before runs recorded them (schema 1) takes every
+    installed scenario, and a scenario a file lacks is taken as installed, if it is."""
+    recorded = {name: Scenario.from_json(d) for name, d in (data.get("scenarios") or {}).items()}
+    used = {c.get("scenario") for c in data.get("cells") or [] if isinstance(c, dict)}
+    wanted = used if recorded else set(registry.scenario_names()) | used
+    missing = [name for name in wanted if isinstance(name, str) and name not in recorded]
+    if missing:
+        installed = registry.scenarios()
+        for name in missing:
+            if name in installed:
+                recorded[name] = Scenario.from_json(installed[name].describe())
+    return dict(sorted(recorded.items(), key=lambda kv: (kv[1].order, kv[0])))
 
 
 def load(path: Path) -> Run:
-    """Load and check a run; raise ReportError with the reason when it cannot be used."""
-    file = results_file(path)
-    try:
-        data = json.loads(file.read_text())
-    except json.JSONDecodeError as exc:
-        raise ReportError(f"{file} is not valid JSON ({exc.msg} at line {exc.lineno}); "
-                          "was the run interrupted while writing it?") from exc
-    if not isinstance(data, dict):
-        raise ReportError(f"{file} does not hold a results object")
-    schema = data.get("schema")
-    if schema != SCHEMA:
-        raise ReportError(f"{file} has results schema {schema!r}; this report reads schema "
-                          f"{SCHEMA}: rebuild it with the queuebench version that wrote it")
+    """Load and check a run; raise ResultsError with the reason when it cannot be used."""
+    file = results.results_file(path)
+    data = results.read(file)
     cells = data.get("cells")
     if not isinstance(cells, list):
-        raise ReportError(f"{file} has no 'cells' list")
+        raise ResultsError(f"{file} has no 'cells' list")
     clean: list[dict[str, Any]] = []
     for i, c in enumerate(cells):
         missing = [k for k in ("scenario", "system", "status") if not isinstance(c, dict) or k not in c]
         if missing:
-            raise ReportError(f"{file}: cell {i} lacks {', '.join(missing)}")
+            raise ResultsError(f"{file}: cell {i} lacks {', '.join(missing)}")
         clean.append({"id": c.get("id") or f"cell-{i}", "config": c.get("config") or "default",
                       "workload": c.get("workload") or "", "params": c.get("params") or {},
                       "repeat": c.get("repeat", 0), "reason": c.get("reason") or "",
                       "metrics": c.get("metrics") or {}, "raw": c.get("raw"),
                       **{k: c[k] for k in ("scenario", "system", "status")}})
-    run = Run(path=file.parent, data=data, cells=clean)
+    run = Run(path=file.parent, data=data, cells=clean, scenarios=declarations(data))
     summary = data.get("summary")
     if isinstance(summary, list) and summary:
-        run.summary = [dict(r, metric=canonical(str(r.get("metric"))), params=r.get("params") or {},
-                            config=r.get("config") or "default", workload=r.get("workload") or "")
+        run.summary = [dict(r, params=r.get("params") or {}, config=r.get("config") or "default",
+                            workload=r.get("workload") or "")
                        for r in summary if isinstance(r, dict) and "median" in r and "system" in r]
     else:
-        run.summary = derive_summary(clean)
+        run.summary = summaries.build(clean, run.scenarios)
         run.summary_derived = True
     return run
-
-
-def derive_summary(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Median and min-max over the repeats of every ok cell, for the figures in FIGURES."""
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for c in cells:
-        if c["status"] == "ok":
-            key = (c["scenario"], c["system"], c["config"], c["workload"], params_key(c["params"]))
-            groups.setdefault(key, []).append(c)
-    out = []
-    for members in groups.values():
-        first = members[0]
-        for metric, unit in FIGURES.get(first["scenario"], []):
-            values = [v for v in (dig(m["metrics"], metric) for m in members)
-                      if isinstance(v, int | float) and not isinstance(v, bool)]
-            if values:
-                out.append({"scenario": first["scenario"], "system": first["system"],
-                            "config": first["config"], "workload": first["workload"],
-                            "metric": metric, "unit": unit, "median": statistics.median(values),
-                            "min": min(values), "max": max(values), "repeats": len(values),
-                            "params": first["params"]})
-    return out

@@ -1,4 +1,5 @@
-"""The summary table: one row per compared figure, one column per system (and config).
+"""The summary table: one row per compared figure, one column per system (and config). Which
+figures are compared, what they are called and which way is better: the scenarios' declarations.
 
 Each entry is the median of the repeats with its min–max spread, its multiple of the floor (the
 same figure for bare Redis, where there is one) and its multiple of the best system in that row.
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reports import metrics
-from reports.run import FLOOR, SCENARIOS, Run
+from reports.run import FLOOR, Run
 
 
 @dataclass
@@ -91,34 +92,27 @@ def columns(run: Run) -> list[Column]:
     return out
 
 
-# The figures the summary table shows; every other figure of the file is in summary.csv and in
-# the sections' own tables.
-HEADLINE = {
-    "hop_latency_us.p50", "hop_latency_us.p99", "throughput_per_s", "wall_s", "latency_us.p50",
-    "latency_us.p99", "idle.uss", "peak.uss", "peak.pss", "time_to_success_s.p50", "succeeded",
-    "counts.lost", "counts.duplicate", "counts.failed", "error_ms.p50", "error_ms.p99", "share.high",
-}
-
-
 def summary(run: Run, variants: bool = False, everything: bool = False) -> list[Group]:
     """The summary table's groups of rows. variants=False: the main config of each system (the
     columns); variants=True: every config, for the variants table and comparisons.
-    everything=False: the headline figures only."""
+    everything=False: the figures the scenarios declare headline (every other figure of the
+    file is in summary.csv and in the sections' own tables)."""
     main = {col.key for col in columns(run)}
     rows: dict[tuple[str, ...], Row] = {}
     key: tuple[str, ...]
     for r in run.summary:
         if not variants and (r["system"], r["config"]) not in main:
             continue
-        if not everything and r["metric"] not in HEADLINE:
+        figure = run.figure(r["scenario"], r["metric"])
+        if not everything and not figure.headline:
             continue
         # Rows are told apart by the parameters a reader sees (a per-system concurrency in a memory
         # cell does not make a separate row).
         key = (r["scenario"], r["workload"], r["metric"], metrics.params_label(r["params"], r["scenario"]))
         if key not in rows:
-            mi = metrics.info(r["metric"])
             rows[key] = Row(r["scenario"], r["workload"], r["metric"], r["params"], r.get("unit", ""),
-                            mi.label, metrics.params_label(r["params"], r["scenario"]), mi.better)
+                            figure.label, metrics.params_label(r["params"], r["scenario"]),
+                            figure.better)
         rows[key].entries[(r["system"], r["config"])] = Entry(
             median=r["median"], lo=r.get("min"), hi=r.get("max"), repeats=int(r.get("repeats") or 0),
             unit=r.get("unit", ""))
@@ -135,14 +129,11 @@ def summary(run: Run, variants: bool = False, everything: bool = False) -> list[
                 if k not in row.entries or c["status"] == "unsupported":
                     row.entries[k] = Entry(status=c["status"], reason=c["reason"], unit=row.unit)
     for row in rows.values():
-        fpath = metrics.info(row.metric).floor
-        # The floor pops empty jobs: a multiple of it means something for noop jobs only.
-        comparable = row.scenario != "floor" and (row.scenario != "throughput" or row.workload in ("noop", ""))
-        floor = run.floor_value(fpath) if fpath and comparable else None
+        figure = run.figure(row.scenario, row.metric)
+        floor = run.floor_value(figure.floor) if figure.floor and figure.has_floor(row.workload) else None
         values = [e.median for k, e in row.entries.items()
                   if k[0] != FLOOR and e.status == "ok" and e.median is not None and k in main]
-        best = metrics.best_of([float(v) for v in values], row.better) \
-            if metrics.info(row.metric).rank else None
+        best = metrics.best_of([float(v) for v in values], row.better) if figure.rank else None
         for k, e in row.entries.items():
             if e.median is None or e.status != "ok":
                 continue
@@ -153,10 +144,11 @@ def summary(run: Run, variants: bool = False, everything: bool = False) -> list[
                 if best:
                     e.ratio_best = float(e.median) / best
     groups = []
-    for scenario in SCENARIOS + tuple(sorted({k[0] for k in rows} - set(SCENARIOS))):
+    order = list(run.scenarios)
+    for scenario in order + sorted({k[0] for k in rows} - set(order)):
         members = [r for k, r in rows.items() if k[0] == scenario]
         if members:
-            groups.append(Group(scenario, metrics.SCENARIO_TITLES.get(scenario, scenario), members))
+            groups.append(Group(scenario, run.scenario_title(scenario), members))
     return groups
 
 

@@ -277,7 +277,7 @@ class WorkerProcess:
         if command in ("work", "workers"):
             argv += ["--require", JOBS_FILE]
         self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        from harness.procs import die_with_parent
+        from core.procs import die_with_parent
 
         self.proc = subprocess.Popen(argv + args, stdout=self.log, stderr=subprocess.STDOUT,
                                      env=full_env, cwd=ROOT, preexec_fn=die_with_parent)
@@ -305,7 +305,7 @@ class WorkerProcess:
         return self.proc.wait(timeout=timeout)
 
     def stop(self) -> None:
-        from harness.procs import stop_tree
+        from core.procs import stop_tree
 
         if self.proc.poll() is None:
             stop_tree([self.pid], signal.SIGKILL, timeout=5)

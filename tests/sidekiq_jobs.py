@@ -137,7 +137,7 @@ class Server:
         return self.proc.wait(timeout=timeout)
 
     def stop(self) -> None:
-        from harness.procs import stop_tree
+        from core.procs import stop_tree
 
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -161,7 +161,7 @@ def sidekiq_server_fixture(redis_url: str, tmp_path: Path) -> Iterator[Callable[
     server is stopped (TERM, then SIGKILL of its tree) when the test ends."""
     from system_helpers import wait_for  # on sys.path under pytest only, not in the workers
 
-    from harness.procs import die_with_parent
+    from core.procs import die_with_parent
 
     started: list[Server] = []
     r = redis.Redis.from_url(redis_url)

@@ -1,4 +1,4 @@
-"""Helpers for tests that drive a System through comparisons.base: the `drive` fixture (loaded
+"""Helpers for tests that drive a System through the System contract (core.contract): the `drive` fixture (loaded
 as a pytest plugin by tests/conftest.py), polling with a deadline, reading probe records, and
 skipping (or, under CI, failing) when an outside tool is missing."""
 
@@ -14,15 +14,9 @@ from typing import Any
 
 import pytest
 
-from comparisons.base import (
-    ConfigUnavailable,
-    JobSpec,
-    System,
-    SystemUnavailable,
-    WorkerGroup,
-    resolve,
-)
-from harness import probe
+from core import probe, registry
+from core.contract import JobSpec, System, WorkerGroup
+from core.errors import ConfigUnavailable, SystemUnavailable
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 10.0, what: str = "condition",
@@ -84,7 +78,8 @@ def drive(redis_url: str, run_dir: Path) -> Iterator[Callable[..., Driven]]:
 
     def make(name: str, config: str = "default") -> Driven:
         try:
-            cls, cfg = resolve(name, config)
+            cls = registry.system(name)
+            cfg = cls.config_named(config)
             cls.check_config(cfg)
             driven = Driven(cls(redis_url, run_dir, cfg))
         except (SystemUnavailable, ConfigUnavailable) as exc:

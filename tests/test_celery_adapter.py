@@ -19,11 +19,12 @@ import redis
 from celery import Task
 from system_helpers import Driven, ok_jobs, records, wait_for
 
-from comparisons.base import ConfigUnavailable, RetryPolicy
 from comparisons.celery_adapter.adapter import ENV_AMQP_URL, CelerySystem, retry_kwarg
 from comparisons.celery_adapter.app import ENV_BROKER, TASK_NAME, make_app
-from harness.procs import console_script
-from harness.redis_server import free_port
+from core.contract import RetryPolicy
+from core.errors import ConfigUnavailable
+from core.procs import console_script
+from core.redis_server import free_port
 
 # -- the retry policy on the task -------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """The System contract, checked the same way against every registered system with real workers.
 
-Each test is parametrized over comparisons.base.SYSTEMS. A system whose adapter cannot be
+Each test is parametrized over every system registered in the `queuebench.systems` entry points. A system whose adapter cannot be
 imported yet (SystemUnavailable) is skipped with the reason, as is a config that needs something
 absent here (ConfigUnavailable). Jobs are few and delays short, so each system's run stays quick.
 """
@@ -19,20 +19,9 @@ import psutil
 import pytest
 from system_helpers import Driven, ok_jobs, records, wait_for
 
-from comparisons.base import (
-    SYSTEMS,
-    ConfigUnavailable,
-    JobSpec,
-    NotSupported,
-    RetryPolicy,
-    SystemUnavailable,
-    UnknownConfig,
-    UnknownSystem,
-    WorkerGroup,
-    get_system,
-    resolve,
-)
-from workloads.base import UnknownWorkload
+from core import registry
+from core.contract import JobSpec, RetryPolicy, WorkerGroup
+from core.errors import ConfigUnavailable, NotSupported, SystemUnavailable, UnknownName
 
 # -- helpers ------------------------------------------------------------------------------------
 
@@ -66,7 +55,7 @@ def enqueue_where_accepted(drive: Callable[..., Driven], name: str, job: JobSpec
     """Enqueue `job` under the first config of `name` that takes it (default first): a system
     may retry only in a named config (Resque's retry plugin); configs unavailable here are
     passed over."""
-    cls = get_system(name)
+    cls = registry.system(name)
     refusals = []
     for config in ["default", *sorted(set(cls.configs) - {"default"})]:
         try:
@@ -82,7 +71,7 @@ def enqueue_where_accepted(drive: Callable[..., Driven], name: str, job: JobSpec
     pytest.fail(f"no config of {name} accepts the job: {'; '.join(refusals)}")
 
 
-@pytest.fixture(params=list(SYSTEMS))
+@pytest.fixture(params=list(registry.system_names()))
 def name(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -182,9 +171,9 @@ def test_stop_leaves_no_process_behind(
 
 
 def test_an_unknown_system_name_lists_the_valid_ones() -> None:
-    with pytest.raises(UnknownSystem) as err:
-        get_system("beanstalkd")
-    for valid in SYSTEMS:
+    with pytest.raises(UnknownName) as err:
+        registry.system("beanstalkd")
+    for valid in registry.system_names():
         assert valid in str(err.value)
 
 
@@ -192,15 +181,15 @@ def test_an_unknown_config_name_lists_the_valid_ones(
     redis_url: str, run_dir: Path, name: str
 ) -> None:
     try:
-        cls = get_system(name)
+        cls = registry.system(name)
     except SystemUnavailable as exc:
         pytest.skip(str(exc))
-    with pytest.raises(UnknownConfig) as err:
-        resolve(name, "turbo")
+    with pytest.raises(UnknownName) as err:
+        cls.config_named("turbo")
     assert "turbo" in str(err.value)
     for valid in cls.configs:
         assert valid in str(err.value)
-    with pytest.raises(UnknownConfig):
+    with pytest.raises(UnknownName):
         cls(redis_url, run_dir, "turbo")
 
 
@@ -208,7 +197,7 @@ def test_an_unknown_workload_is_refused_before_any_worker_starts(
     drive: Callable[..., Driven], name: str
 ) -> None:
     d = drive(name)
-    with pytest.raises(UnknownWorkload) as err:
+    with pytest.raises(UnknownName) as err:
         d.start("resize")
     assert "highlight" in str(err.value)
 
@@ -219,8 +208,8 @@ def test_queuebench_list_shows_every_system_and_its_configs() -> None:
         [sys.executable, "-m", "harness", "list"], capture_output=True, text=True, env=env,
         timeout=60, check=True,
     ).stdout
-    for system in SYSTEMS:
+    for system in registry.system_names():
         assert system in out
     for system in ("rq", "celery"):
-        for config in get_system(system).configs:
+        for config in registry.system(system).configs:
             assert config in out

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import hdr, metrics, summary
+from core import registry, summary
+from harness import hdr, metrics
 
 
 def test_hdr_summary_has_every_percentile_within_three_digits() -> None:
@@ -62,8 +63,8 @@ def test_warmup_is_the_first_jobs_to_start() -> None:
 
 
 def test_spread_is_median_min_max() -> None:
-    assert metrics.spread([3, 1, 2]) == {"median": 2, "min": 1, "max": 3, "repeats": 3}
-    assert metrics.spread([])["median"] is None
+    assert summary.spread([3, 1, 2]) == {"median": 2, "min": 1, "max": 3, "repeats": 3}
+    assert summary.spread([])["median"] is None
 
 
 def test_summary_groups_repeats_and_divides_by_the_floor() -> None:
@@ -73,7 +74,7 @@ def test_summary_groups_repeats_and_divides_by_the_floor() -> None:
                 "metrics": {"throughput_per_s": value}}
     cells = [cell("floor", "redis-py", 1000, r) for r in range(3)]
     cells += [cell("throughput", "x", v, r) for r, v in enumerate([100, 300, 200])]
-    rows = [r for r in summary.build(cells) if r["scenario"] == "throughput"
+    rows = [r for r in summary.build(cells, registry.scenarios()) if r["scenario"] == "throughput"
             and r["metric"] == "throughput_per_s"]
     assert len(rows) == 1
     row = rows[0]

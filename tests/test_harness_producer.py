@@ -8,7 +8,7 @@ import statistics
 import pytest
 import redis
 
-from comparisons.base import JobSpec
+from core.contract import JobSpec
 from harness import producer
 from harness.metrics import inter_arrival_cv
 

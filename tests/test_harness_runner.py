@@ -10,36 +10,46 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
 
-from harness import results, runner
+from core import registry, results
+from core.probe import ENV_RUN_DIR
+from core.scenario import Plan, Scenario
+from harness import runner
 from harness.calibration import CalibrationSystem
-from harness.probe import ENV_RUN_DIR
-from harness.profiles import Profile, ScenarioPlan
+from harness.profiles import Profile
 
-TINY = Profile("tiny", 1, {
-    "floor": ScenarioPlan({"hop_n": 50, "hop_rate": 200.0, "drain_n": 500, "warmup": 5}),
-    "throughput": ScenarioPlan({"n": 50, "concurrency": [1], "warmup": 5}),
-    "latency": ScenarioPlan({"idle_rate": 10.0, "fractions": [0.5], "duration_s": 0.5,
-                             "min_jobs": 5, "max_jobs": 200, "warmup": 3}),
-    "memory": ScenarioPlan({"concurrency": 2, "n": 10, "idle_s": 0.3, "warmup": 2}),
-    "retries": ScenarioPlan({"n": 2, "fail_first": 1, "max_retries": 2, "delay_s": 0.2,
-                             "backoff": "fixed", "window_s": 5.0}),
-    "crash": ScenarioPlan({"n": 3, "ms": 300, "window_s": 1.0, "warmup": 1,
-                           "targets": ["worker", "child"]}),
-    "scheduled": ScenarioPlan({"n": 2, "delay_s": 0.5, "window_s": 3.0}),
-    "priority": ScenarioPlan({"n": 10}),
-})
+TINY = Profile("tiny", 1)
+TINY_SIZES: dict[str, dict[str, Any]] = {
+    "floor": {"hop_n": 50, "hop_rate": 200.0, "drain_n": 500, "warmup": 5},
+    "throughput": {"n": 50, "concurrency": [1], "warmup": 5},
+    "latency": {"idle_rate": 10.0, "fractions": [0.5], "duration_s": 0.5, "min_jobs": 5,
+                "max_jobs": 200, "warmup": 3},
+    "memory": {"concurrency": 2, "n": 10, "idle_s": 0.3, "warmup": 2},
+    "retries": {"n": 2, "fail_first": 1, "max_retries": 2, "delay_s": 0.2, "backoff": "fixed",
+                "window_s": 5.0},
+    "crash": {"n": 3, "ms": 300, "window_s": 1.0, "warmup": 1, "targets": ["worker", "child"]},
+    "scheduled": {"n": 2, "delay_s": 0.5, "window_s": 3.0},
+    "priority": {"n": 10},
+}
 
 
-def options(tmp_path: Path, redis_url: str, **kw: object) -> runner.RunOptions:
+def tiny(**sizes: dict[str, Any]) -> dict[str, Scenario]:
+    """The registered scenarios with a "tiny" plan: TINY_SIZES, or the sizes given by name."""
+    return {name: replace(s, profiles={"tiny": Plan(sizes.get(name, TINY_SIZES[name]))})
+            for name, s in registry.scenarios().items()}
+
+
+def options(tmp_path: Path, redis_url: str, sizes: dict[str, dict[str, Any]] | None = None,
+            **kw: object) -> runner.RunOptions:
     return runner.RunOptions(profile=TINY, system_classes={"calibration": CalibrationSystem},
-                             out=tmp_path / "results", redis_url=redis_url, build_report=False,
-                             **kw)  # type: ignore[arg-type]
+                             scenario_decls=tiny(**(sizes or {})), out=tmp_path / "results",
+                             redis_url=redis_url, build_report=False, **kw)  # type: ignore[arg-type]
 
 
 def leftovers(run_path: Path) -> list[int]:
@@ -79,7 +89,7 @@ def test_a_run_writes_cells_raw_records_and_a_summary(tmp_path: Path, redis_url:
     assert (path / "raw" / f"{latency[0].id}.latency.hdr").is_file()
     rows = {(r["scenario"], r["metric"]): r for r in run.summary}
     assert rows[("throughput", "throughput_per_s")]["floor_ratio"] > 0
-    assert rows[("latency", "latency_p50_us")]["floor_ratio"] > 0
+    assert rows[("latency", "latency_us.p50")]["floor_ratio"] > 0
     assert run.systems["calibration"]["configs"]["default"]["processes"] == 1
     assert leftovers(path) == []
 
@@ -116,11 +126,9 @@ def test_polling_worker_starts_sparse_jobs_half_an_interval_late(tmp_path: Path,
     """The known answer: interval I, sparse arrivals -> mean enqueue-to-start ~ I/2, p99 ~ I.
     Sparse is relative to I: the idle rate (20/s, 50 ms apart) would not be for I = 0.1 s, so
     the idle step spaces the arrivals I + U(0, I) apart instead and records that it did."""
-    profile = Profile("poll", 1, {**TINY.scenarios, "latency": ScenarioPlan(
-        {"idle_rate": 20.0, "fractions": [], "duration_s": 2.0, "min_jobs": 40, "warmup": 2,
-         "idle_poll_jobs": 40, "idle_poll_span_s": 30.0})})
-    opts = options(tmp_path, redis_url, scenarios=["latency"], configs=["poll-0.1"])
-    opts.profile = profile
+    opts = options(tmp_path, redis_url, scenarios=["latency"], configs=["poll-0.1"], sizes={
+        "latency": {"idle_rate": 20.0, "fractions": [], "duration_s": 2.0, "min_jobs": 40,
+                    "warmup": 2, "idle_poll_jobs": 40, "idle_poll_span_s": 30.0}})
     run, path = runner.execute(opts)
     (cell,) = run.cells
     assert cell.params["arrivals"] == "interval+uniform" and cell.params["poll_interval_s"] == 0.1
@@ -137,11 +145,9 @@ def test_polling_worker_starts_sparse_jobs_half_an_interval_late(tmp_path: Path,
 
 def test_the_idle_step_is_bounded_in_time_for_a_slow_poller(tmp_path: Path, redis_url: str) -> None:
     """idle_poll_span_s caps the idle jobs of a slow poller: 0.5 s interval, 2 s -> 1 + 2 jobs."""
-    profile = Profile("poll", 1, {**TINY.scenarios, "latency": ScenarioPlan(
-        {"idle_rate": 20.0, "fractions": [], "min_jobs": 40, "warmup": 1,
-         "idle_poll_jobs": 40, "idle_poll_span_s": 2.0})})
-    opts = options(tmp_path, redis_url, scenarios=["latency"], configs=["poll-0.5"])
-    opts.profile = profile
+    opts = options(tmp_path, redis_url, scenarios=["latency"], configs=["poll-0.5"], sizes={
+        "latency": {"idle_rate": 20.0, "fractions": [], "min_jobs": 40, "warmup": 1,
+                    "idle_poll_jobs": 40, "idle_poll_span_s": 2.0}})
     run, _ = runner.execute(opts)
     (cell,) = run.cells
     assert cell.status == "ok", cell.reason
@@ -181,23 +187,19 @@ def test_the_cli_names_the_valid_choices(flag: str, words: str, tmp_path: Path,
 DRIVER = """
 import sys
 from pathlib import Path
-from harness import runner
-from harness.calibration import CalibrationSystem
 sys.path.insert(0, {tests!r})
-from test_harness_runner import TINY
-from harness.profiles import Profile, ScenarioPlan
-slow = Profile("slow", 1, {{**TINY.scenarios, "latency": ScenarioPlan(
-    {{"idle_rate": 2.0, "fractions": [], "duration_s": 60.0, "min_jobs": 100, "warmup": 1}})}})
-opts = runner.RunOptions(profile=slow, system_classes={{"calibration": CalibrationSystem}},
-                         out=Path({out!r}), redis_url={url!r}, build_report=False,
-                         scenarios=["throughput", "latency"])
+from test_harness_runner import options
+from harness import runner
+slow = {{"latency": {{"idle_rate": 2.0, "fractions": [], "duration_s": 60.0, "min_jobs": 100,
+                     "warmup": 1}}}}
+opts = options(Path({out!r}), {url!r}, sizes=slow, scenarios=["throughput", "latency"])
 run, path = runner.execute(opts)
 print("partial" if run.partial else "complete", path, flush=True)
 """
 
 
 def test_interrupt_keeps_finished_cells_marks_partial_and_leaves_no_process(tmp_path: Path, redis_url: str) -> None:
-    out = tmp_path / "results"
+    out = tmp_path
     script = DRIVER.format(tests=str(Path(__file__).parent), out=str(out), url=redis_url)
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
                             cwd=str(Path(__file__).parent.parent))
@@ -205,8 +207,8 @@ def test_interrupt_keeps_finished_cells_marks_partial_and_leaves_no_process(tmp_
         deadline = time.monotonic() + 60
         path = None
         while time.monotonic() < deadline:  # wait for the throughput cell, then the latency workers
-            found = list(out.glob("*/results.json"))
-            if found and json.loads(found[0].read_text())["cells"] and list(out.glob("*/work/latency*/logs")):
+            found = list(out.glob("results/*/results.json"))
+            if found and json.loads(found[0].read_text())["cells"] and list(out.glob("results/*/work/latency*/logs")):
                 path = found[0].parent
                 break
             time.sleep(0.1)
@@ -252,8 +254,8 @@ def test_a_database_holding_foreign_keys_is_refused_and_kept(tmp_path: Path, red
 
 def test_an_unreachable_redis_is_a_clear_error(tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from core.redis_server import free_port
     from harness.cli import main
-    from harness.redis_server import free_port
 
     url = f"redis://127.0.0.1:{free_port()}/0"
     assert main(["run", "--scenarios", "floor", "--redis-url", url, "--out", str(tmp_path)]) == 2
@@ -263,9 +265,8 @@ def test_an_unreachable_redis_is_a_clear_error(tmp_path: Path,
 
 def test_a_throughput_budget_bounds_a_slow_drain(tmp_path: Path, redis_url: str) -> None:
     """sleep jobs (50 ms) drain at ~20/s: after the 1 s budget the cell counts what finished."""
-    opts = options(tmp_path, redis_url, scenarios=["throughput"], workloads=["sleep"])
-    opts.profile = Profile("budget", 1, {**TINY.scenarios, "throughput": ScenarioPlan(
-        {"n": 200, "concurrency": [1], "warmup": 2, "budget_s": 1.0})})
+    opts = options(tmp_path, redis_url, scenarios=["throughput"], workloads=["sleep"], sizes={
+        "throughput": {"n": 200, "concurrency": [1], "warmup": 2, "budget_s": 1.0}})
     run, _ = runner.execute(opts)
     (cell,) = run.cells
     assert cell.status == "ok" and cell.metrics["complete"] is False

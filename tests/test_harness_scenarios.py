@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from comparisons.base import Registries, SystemConfig, WorkerGroup
-from harness import procs
+from core import procs
+from core.contract import Registries, SystemConfig, WorkerGroup
 from harness.sampler import MemorySampler, measure
 from harness.scenarios import crash, memory
 from harness.scenarios.common import scaled

@@ -12,22 +12,18 @@ import time
 from pathlib import Path
 
 import pytest
-from test_harness_runner import TINY, leftovers
+from test_harness_runner import TINY, leftovers, tiny
 
-from comparisons.base import SystemUnavailable, get_system
-from harness import results, runner
-from harness.profiles import Profile, ScenarioPlan
+from core import registry, results
+from core.errors import SystemUnavailable
+from harness import runner
 
 
 def system_or_skip(name: str) -> type:
     try:
-        return get_system(name)
+        return registry.system(name)
     except SystemUnavailable as exc:
         pytest.skip(f"{name} adapter unavailable: {exc}")
-
-
-def profile(**plans: ScenarioPlan) -> Profile:
-    return Profile("test", 1, {**TINY.scenarios, **plans})
 
 
 def test_sidekiq_retry_delays_stay_within_the_sidekiq_bounds(tmp_path: Path, redis_url: str) -> None:
@@ -37,7 +33,7 @@ def test_sidekiq_retry_delays_stay_within_the_sidekiq_bounds(tmp_path: Path, red
     cls = system_or_skip("sidekiq_clone")
     delay = 0.3
     opts = runner.RunOptions(
-        profile=profile(retries=ScenarioPlan({"n": 3, "fail_first": 2, "max_retries": 3,
+        profile=TINY, scenario_decls=tiny(retries=({"n": 3, "fail_first": 2, "max_retries": 3,
                                               "delay_s": delay, "backoff": "fixed",
                                               "window_s": 20.0})),
         system_classes={"sidekiq_clone": cls}, scenarios=["retries"], configs=["default"],
@@ -60,7 +56,7 @@ def test_resque_clone_polling_answer(tmp_path: Path, redis_url: str) -> None:
         pytest.skip("the Resque clone has no 'nofork' config")
     interval = float(cls.configs["nofork"].options["interval"])
     opts = runner.RunOptions(
-        profile=profile(latency=ScenarioPlan({"idle_rate": 8.0, "fractions": [], "duration_s": 4.0,
+        profile=TINY, scenario_decls=tiny(latency=({"idle_rate": 8.0, "fractions": [], "duration_s": 4.0,
                                               "min_jobs": 30, "warmup": 2, "idle_poll_jobs": 30})),
         system_classes={"resque_clone": cls}, scenarios=["latency"], configs=["nofork"],
         out=tmp_path, redis_url=redis_url, build_report=False)
@@ -82,7 +78,7 @@ def test_scheduled_jobs_are_spread_over_the_pollers_phase(tmp_path: Path, redis_
     longest = max(float(v) for k, v in cls.configs["nofork"].options.items()
                   if k.endswith("interval"))
     opts = runner.RunOptions(
-        profile=profile(scheduled=ScenarioPlan({"n": 10, "delay_s": 0.3, "spread_s": 0.2,
+        profile=TINY, scenario_decls=tiny(scheduled=({"n": 10, "delay_s": 0.3, "spread_s": 0.2,
                                                 "window_s": 10.0, "warmup": 1})),
         system_classes={"resque_clone": cls}, scenarios=["scheduled"], configs=["nofork"],
         out=tmp_path, redis_url=redis_url, build_report=False)

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from harness import probe
+from core import probe
 from workloads import registry
 
 
@@ -29,7 +29,7 @@ def records(run_dir: Path) -> list[dict[str, Any]]:
 def test_an_attempt_is_one_line_with_every_field(run_dir: Path) -> None:
     registry.prepare("noop", run_dir)
     planned = time.time_ns()
-    probe.run("demo", "job-1", planned, "noop", [], attempt=1)
+    registry.run_job("demo", "job-1", planned, "noop", [], attempt=1)
     [rec] = records(run_dir)
     assert rec["system"] == "demo" and rec["job"] == "job-1" and rec["attempt"] == 1
     assert rec["planned"] == planned <= rec["start"] <= rec["end"]
@@ -50,17 +50,25 @@ def test_a_record_line_is_what_json_dumps_writes(fields: tuple[Any, ...]) -> Non
 def test_a_failing_attempt_is_recorded_and_the_error_reaches_the_queue(run_dir: Path) -> None:
     registry.prepare("flaky", run_dir, {"fail_first": 1})
     with pytest.raises(Exception, match="failed on purpose"):
-        probe.run("demo", "job-1", time.time_ns(), "flaky", ["k"], attempt=1)
-    probe.run("demo", "job-1", time.time_ns(), "flaky", ["k"], attempt=2)
+        registry.run_job("demo", "job-1", time.time_ns(), "flaky", ["k"], attempt=1)
+    registry.run_job("demo", "job-1", time.time_ns(), "flaky", ["k"], attempt=2)
     got = sorted(records(run_dir), key=lambda r: r["attempt"])
     assert [(r["attempt"], r["outcome"]) for r in got] == [(1, "error"), (2, "ok")]
     assert "FlakyFailure" in got[0]["error"]
 
 
+def test_the_probe_runs_any_callable_and_records_its_attempt(run_dir: Path) -> None:
+    """core.probe knows no workloads: it stamps, calls, stamps and records whatever it is given."""
+    calls: list[int] = []
+    probe.run("demo", "job-1", time.time_ns(), lambda: calls.append(1), attempt=3)
+    [rec] = records(run_dir)
+    assert calls == [1] and rec["attempt"] == 3 and rec["outcome"] == "ok"
+
+
 def test_the_line_is_on_disk_before_run_returns(run_dir: Path) -> None:
     """No buffer to flush: another reader sees the record at once."""
     registry.prepare("noop", run_dir)
-    probe.run("demo", "job-1", time.time_ns(), "noop", [])
+    registry.run_job("demo", "job-1", time.time_ns(), "noop", [])
     [path] = probe.records_dir(run_dir).glob("*.jsonl")
     assert json.loads(path.read_text().splitlines()[0])["job"] == "job-1"
 
@@ -70,9 +78,9 @@ def test_records_survive_a_sigkill_right_after_the_job(run_dir: Path) -> None:
     script = textwrap.dedent(
         """
         import os, signal, time
-        from harness import probe
+        from workloads import registry
         for i in range(3):
-            probe.run("demo", f"job-{i}", time.time_ns(), "noop", [])
+            registry.run_job("demo", f"job-{i}", time.time_ns(), "noop", [])
         os.kill(os.getpid(), signal.SIGKILL)
         """
     )
@@ -83,11 +91,11 @@ def test_records_survive_a_sigkill_right_after_the_job(run_dir: Path) -> None:
 
 def test_a_forked_child_writes_its_own_file(run_dir: Path) -> None:
     registry.prepare("noop", run_dir)
-    probe.run("demo", "parent", time.time_ns(), "noop", [])
+    registry.run_job("demo", "parent", time.time_ns(), "noop", [])
     pid = os.fork()
     if pid == 0:  # the child: record, then leave without running the parent's cleanup
         try:
-            probe.run("demo", "child", time.time_ns(), "noop", [])
+            registry.run_job("demo", "child", time.time_ns(), "noop", [])
         finally:
             os._exit(0)
     os.waitpid(pid, 0)
@@ -122,9 +130,9 @@ def test_cost_of_one_record(benchmark: Any, run_dir: Path) -> None:
 
 @pytest.mark.benchmark(group="probe")
 def test_cost_of_a_noop_attempt_through_the_probe(benchmark: Any, run_dir: Path) -> None:
-    """probe.run around the noop workload: two clock reads, the workload lookup, the record."""
+    """registry.run_job (core.probe.run) around the noop workload: two clock reads, the workload lookup, the record."""
     registry.prepare("noop", run_dir)
-    benchmark(probe.run, "rq", "0" * 32, time.time_ns(), "noop", [], 1)
+    benchmark(registry.run_job, "rq", "0" * 32, time.time_ns(), "noop", [], 1)
     assert all(r["outcome"] == "ok" for r in records(run_dir))
 
 

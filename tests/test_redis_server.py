@@ -13,7 +13,7 @@ import psutil
 import pytest
 import redis
 
-from harness.redis_server import (
+from core.redis_server import (
     OWNER_KEY,
     EmbeddedRedis,
     RedisServerError,
@@ -99,7 +99,7 @@ def test_claim_refuses_a_database_holding_foreign_keys(redis_server) -> None:
 
 def test_the_server_dies_with_a_killed_parent() -> None:
     code = (
-        "from harness.redis_server import EmbeddedRedis\n"
+        "from core.redis_server import EmbeddedRedis\n"
         "import time\n"
         "s = EmbeddedRedis().start()\n"
         "print(s.process.pid, flush=True)\n"
@@ -143,7 +143,7 @@ def test_queuebench_redis_serves_until_interrupted_and_leaves_nothing() -> None:
 def test_no_redis_server_on_path_is_needed(tmp_path) -> None:
     code = (
         "import shutil, redis\n"
-        "from harness.redis_server import EmbeddedRedis\n"
+        "from core.redis_server import EmbeddedRedis\n"
         "assert shutil.which('redis-server') is None\n"
         "with EmbeddedRedis() as s:\n"
         "    print(redis.Redis.from_url(s.url).ping())\n"

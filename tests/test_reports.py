@@ -17,11 +17,12 @@ from typing import Any
 import pytest
 
 import reports
+from core.errors import ResultsError
+from core.results import figure_name_v1 as canonical
 from reports import metrics
-from reports.run import ReportError, canonical
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results-small"
-SECTIONS = ["summary", "floor", "latency", "load", "throughput", "memory", "retries", "crash",
+SECTIONS = ["summary", "floor", "throughput", "latency", "load", "memory", "retries", "crash",
             "scheduled", "priority", "configs", "raw"]
 PLOTTED = ["latency", "load", "throughput", "memory", "retries", "crash", "scheduled", "priority"]
 
@@ -259,12 +260,14 @@ def _summary_cell(doc: Node, row: dict[str, Any]) -> Node | None:
 
 
 def test_the_summary_shows_the_median_and_spread_of_every_headline_figure(doc: Node, data: dict) -> None:
-    from reports.tables import HEADLINE
+    from core import registry
 
+    headline = {(name, f.key) for name, s in registry.scenarios().items()
+                for f in s.figures if f.headline}
     checked = 0
     unsupported = {(c["scenario"], c["system"], c["config"]) for c in data["cells"] if c["status"] == "unsupported"}
     for row in data["summary"]:
-        if canonical(row["metric"]) not in HEADLINE or (row["system"] != "redis-py" and row["config"] != "default"):
+        if (row["scenario"], canonical(row["metric"])) not in headline or (row["system"] != "redis-py" and row["config"] != "default"):
             continue
         if (row["scenario"], row["system"], row["config"]) in unsupported:
             continue  # said as unsupported, with the reason (the next tests)
@@ -451,24 +454,24 @@ def test_a_file_without_a_summary_gets_one_computed_from_its_cells(run_copy, tmp
 
 
 def test_a_missing_results_file_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ReportError, match="no results file"):
+    with pytest.raises(ResultsError, match="no results file"):
         reports.build(tmp_path, tmp_path / "out")
 
 
 def test_a_truncated_results_file_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "results.json").write_text((FIXTURE / "results.json").read_text()[:5000])
-    with pytest.raises(ReportError, match="not valid JSON"):
+    with pytest.raises(ResultsError, match="not valid JSON"):
         reports.build(tmp_path, tmp_path / "out")
 
 
 def test_another_schema_is_refused_with_the_reason(run_copy, tmp_path: Path) -> None:
-    with pytest.raises(ReportError, match="schema 2"):
-        reports.build(run_copy(lambda d: d.update(schema=2)), tmp_path / "out")
+    with pytest.raises(ResultsError, match="schema 99"):
+        reports.build(run_copy(lambda d: d.update(schema=99)), tmp_path / "out")
 
 
 def test_a_run_id_that_is_not_a_folder_name_is_refused(run_copy, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    with pytest.raises(ReportError, match="cannot name a folder"):
+    with pytest.raises(ResultsError, match="cannot name a folder"):
         reports.build(run_copy(lambda d: d.update(run_id="../escape")), out)
     assert not (tmp_path / "escape").exists()
 
@@ -484,3 +487,32 @@ def test_a_strict_order_that_served_default_first_is_explained_not_praised(run_c
     line = next(t for t in lines if t.startswith("Resque clone"))
     assert "high got only 0.0 %" in line and "alphabetically" in line
     assert "starve" not in line
+
+
+# ---------------------------------------------------------------------------------------------
+# an older results schema, migrated on read
+
+SCHEMA1 = Path(__file__).parent / "fixtures" / "results-schema1"
+
+
+def test_a_schema_1_run_is_migrated_to_figures_named_by_their_path() -> None:
+    from core import results
+
+    data = results.read(SCHEMA1)
+    assert data["schema"] == results.SCHEMA
+    metrics_named = {r["metric"] for r in data["summary"]}
+    assert {"latency_us.p50", "hop_latency_us.p50", "peak.uss", "counts.lost", "share.high",
+            "error_ms.p50", "time_to_success_s.p50"} <= metrics_named
+    assert not metrics_named & {"latency_p50_us", "hop_p50_us", "peak_uss", "lost", "high_share"}
+    retries = [c for c in data["cells"] if c["scenario"] == "retries" and c["metrics"].get("jobs")]
+    assert retries and all("succeeded" in c["metrics"] and "attempts_per_job" in c["metrics"]
+                           for c in retries)
+
+
+def test_a_schema_1_run_renders_every_section_with_the_installed_declarations(tmp_path: Path) -> None:
+    doc = dom(reports.build(SCHEMA1, tmp_path / "out"))
+    for section in ("floor", "throughput", "latency", "memory", "retries", "crash", "scheduled",
+                    "priority"):
+        assert doc.find("section", id=section)
+    table = doc.find("table", id="summary-table")
+    assert table.find_all("tr", data_metric="latency_us.p50")

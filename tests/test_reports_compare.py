@@ -36,7 +36,7 @@ def later_run(tmp_path: Path, scale: dict[tuple[str, str], float], host: str | N
 
 
 def test_a_change_beyond_the_spread_is_flagged_with_its_direction(tmp_path: Path) -> None:
-    b = later_run(tmp_path, {("rq", "throughput_per_s"): 1.6, ("celery", "latency_p99_us"): 3.0})
+    b = later_run(tmp_path, {("rq", "throughput_per_s"): 1.6, ("celery", "latency_us.p99"): 3.0})
     rows = changes(load(FIXTURE), load(b))
     rq = [r for r in rows if r.system == "RQ" and r.label.startswith("throughput")]
     assert rq and all(r.flagged and r.verdict == "better" for r in rq)
@@ -83,5 +83,5 @@ def test_compare_defaults_to_a_folder_under_reports_out(tmp_path: Path, monkeypa
 
 
 def test_compare_of_a_missing_run_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(reports.ReportError, match="no results file"):
+    with pytest.raises(reports.ResultsError, match="no results file"):
         reports.compare(FIXTURE, tmp_path / "nothing-here", tmp_path / "cmp")

@@ -20,7 +20,8 @@ import pytest
 from test_reports import Node, dom
 
 import reports
-from harness import summary as harness_summary
+from core import registry
+from core import summary as core_summary
 from reports.figures import MAX_SERIES
 from reports.run import FLOOR
 
@@ -73,7 +74,7 @@ def crowded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                     new["metrics"]["throughput_per_s"] = c["metrics"]["throughput_per_s"] / factor
                 extra.append(new)
     data["cells"] += extra
-    data["summary"] = harness_summary.build(data["cells"])
+    data["summary"] = core_summary.build(data["cells"], registry.scenarios())
     (target / "results.json").write_text(json.dumps(data))
     page = reports.build(target, tmp_path_factory.mktemp("crowded-out"))
     return {"data": data, "doc": dom(page), "run": reports.run.load(target)}

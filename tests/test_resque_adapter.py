@@ -8,8 +8,9 @@ import time
 import pytest
 from system_helpers import wait_for
 
-from comparisons.base import JobSpec, NotSupported, RetryPolicy, SystemConfig, get_system
-from harness import probe
+from core import probe, registry
+from core.contract import JobSpec, RetryPolicy, SystemConfig
+from core.errors import NotSupported
 
 
 @pytest.fixture
@@ -17,7 +18,7 @@ def system_factory(redis_url, run_dir):
     made = []
 
     def make(config: str):
-        system = get_system("resque_clone")(redis_url, run_dir, config)
+        system = registry.system("resque_clone")(redis_url, run_dir, config)
         made.append(system)
         return system
 
@@ -39,7 +40,7 @@ def records(run_dir):
 
 
 def test_the_five_configs_exist_with_their_settings():
-    cls = get_system("resque_clone")
+    cls = registry.system("resque_clone")
     assert sorted(cls.configs) == ["blocking", "default", "interval-0.1", "nofork", "retry"]
     default = cls.configs["default"].options
     assert default["interval"] == 5.0 and default["fork"] is True
@@ -68,7 +69,7 @@ def test_jobs_run_through_the_probe_and_stop_leaves_nothing(system_factory, work
 
 def test_two_processes_are_two_workers(redis_url, run_dir, workload_factory, redis_client):
     workload_factory("noop")
-    cls = get_system("resque_clone")
+    cls = registry.system("resque_clone")
     base = cls.configs["interval-0.1"]
     system = cls(redis_url, run_dir, SystemConfig(base.name, processes=2, options=dict(base.options)))
     group = system.start("noop")

@@ -25,7 +25,7 @@ from system_helpers import wait_for
 
 from comparisons.resque_clone import Resque
 from comparisons.resque_clone.keys import VERSION
-from harness.redis_server import EmbeddedRedis
+from core.redis_server import EmbeddedRedis
 
 
 def drain(resque_worker, *args, env=None):
@@ -180,7 +180,7 @@ def test_worker_rides_out_a_redis_outage(run_dir, resque_worker, monkeypatch):
     assert worker.proc.poll() is None, worker.output()
     # redis-server binds with SO_REUSEADDR, so the same port is usable again at once; the
     # launcher's own pre-check does not set it and would see the old connections in TIME_WAIT
-    monkeypatch.setattr("harness.redis_server.port_is_free", lambda port: True)
+    monkeypatch.setattr("core.redis_server.port_is_free", lambda port: True)
     with EmbeddedRedis(port=port) as again:
         client = Resque(again.url)
         client.enqueue(Echo, "back")
@@ -344,7 +344,7 @@ def test_cli_stats_prints_counters(resque, redis_url):
 
 
 def test_cli_says_when_redis_cannot_be_reached():
-    from harness.redis_server import free_port
+    from core.redis_server import free_port
 
     url = f"redis://127.0.0.1:{free_port()}/0"
     out = run_cli("work", "--redis", url, "--queue", "*")

@@ -16,8 +16,9 @@ from rq import Worker
 from rq.registry import ScheduledJobRegistry
 from system_helpers import Driven, ok_jobs, records, wait_for
 
-from comparisons.base import JobSpec, NotSupported, RetryPolicy
 from comparisons.rq_adapter.adapter import RQSystem, rq_retry
+from core.contract import JobSpec, RetryPolicy
+from core.errors import NotSupported
 
 # -- the retry policy as RQ's Retry -----------------------------------------------------------
 
@@ -230,7 +231,7 @@ def test_a_job_naming_an_unknown_workload_fails_and_says_which_exist(
     d.start("noop")
     wait_for(lambda: job.job_id in d.system.registries().failed, 30, "the failed registry")
     [rec] = records(run_dir, job.job_id)
-    assert "UnknownWorkload" in rec["error"] and "highlight" in rec["error"]
+    assert "unknown workload" in rec["error"] and "highlight" in rec["error"]
 
 
 def test_a_garbage_entry_in_the_queue_does_not_stop_the_worker(

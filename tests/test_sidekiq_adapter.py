@@ -12,8 +12,8 @@ import pytest
 import redis
 from system_helpers import records, wait_for
 
-from comparisons.base import JobSpec, RetryPolicy, WorkerGroup
 from comparisons.sidekiq_clone.adapter import SidekiqCloneSystem
+from core.contract import JobSpec, RetryPolicy, WorkerGroup
 
 
 @pytest.fixture
@@ -118,7 +118,7 @@ def test_pygments_worker_highlights_snippets(workload_factory: Any, redis_url: s
 
     from comparisons.sidekiq_clone import connection
     from comparisons.sidekiq_clone.jobs import PygmentsWorker
-    from harness.procs import die_with_parent, stop_tree
+    from core.procs import die_with_parent, stop_tree
 
     workload = workload_factory("highlight", store_size=20)
     payloads = workload.payloads(20)

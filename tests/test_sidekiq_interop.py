@@ -51,7 +51,7 @@ def read_sets(redis_url: str) -> dict[str, Any]:
 @pytest.fixture
 def ruby_sidekiq(ruby: None, redis_url: str, tmp_path: Path) -> Iterator[Callable[[], int]]:
     """start() -> pid of a real `sidekiq` process on the test's Redis, stopped afterwards."""
-    from harness.procs import die_with_parent, stop_tree
+    from core.procs import die_with_parent, stop_tree
 
     procs: list[subprocess.Popen[bytes]] = []
     r = redis.Redis.from_url(redis_url)

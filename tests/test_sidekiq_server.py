@@ -235,8 +235,8 @@ def test_invalid_payload_goes_to_dead_and_the_worker_keeps_going(
 def start_redis(port: int) -> subprocess.Popen[bytes]:
     """redis-server on a given port (the old one's sockets may still sit in TIME_WAIT, which
     redis-server's SO_REUSEADDR allows)."""
-    from harness.procs import die_with_parent
-    from harness.redis_server import redis_binary
+    from core.procs import die_with_parent
+    from core.redis_server import redis_binary
 
     proc = subprocess.Popen([str(redis_binary()), "--port", str(port), "--bind", "127.0.0.1",
                              "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL,
@@ -255,8 +255,8 @@ def start_redis(port: int) -> subprocess.Popen[bytes]:
 
 
 def test_worker_reconnects_when_redis_comes_back(tmp_path: Any) -> None:
-    from harness.procs import die_with_parent, stop_tree
-    from harness.redis_server import free_port
+    from core.procs import die_with_parent, stop_tree
+    from core.redis_server import free_port
 
     port = free_port()
     servers = [start_redis(port)]

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import UnknownName, VerificationError, WorkloadError
 from workloads import corpus, registry
-from workloads.base import UnknownWorkload, VerificationError, WorkloadError
 from workloads.flaky import FlakyFailure
 from workloads.remote_highlight import RemoteHighlightError
 from workloads.store import SnippetStore, UnknownSnippet
@@ -22,7 +22,7 @@ def test_every_builtin_workload_is_listed() -> None:
 
 
 def test_an_unknown_workload_name_lists_the_valid_ones() -> None:
-    with pytest.raises(UnknownWorkload) as err:
+    with pytest.raises(UnknownName) as err:
         registry.get("resize")
     assert "resize" in str(err.value) and "highlight" in str(err.value)
 

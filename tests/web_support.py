@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from system_helpers import needs
 
-from harness import procs
+from core import procs
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"

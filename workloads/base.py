@@ -12,19 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from core.errors import VerificationError, WorkloadError
 
-class WorkloadError(Exception):
-    """Base of the errors a workload raises on purpose."""
-
-
-class UnknownWorkload(WorkloadError, LookupError):
-    def __init__(self, name: str, valid: list[str]) -> None:
-        super().__init__(f"unknown workload {name!r}; valid workloads: {', '.join(valid)}")
-        self.name, self.valid = name, valid
-
-
-class VerificationError(WorkloadError):
-    """The run did not leave the expected result (e.g. a snippet was never highlighted)."""
+__all__ = ["VerificationError", "Workload", "WorkloadContext", "WorkloadError"]
 
 
 @dataclass(frozen=True)

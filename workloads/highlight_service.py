@@ -21,7 +21,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from harness.procs import die_with_parent
+from core.procs import die_with_parent
 from workloads.highlight import render
 
 

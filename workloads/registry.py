@@ -17,10 +17,12 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from workloads.base import UnknownWorkload, Workload, WorkloadContext
+from core import probe
+from core.errors import UnknownName
+from core.probe import ENV_RUN_DIR
+from workloads.base import Workload, WorkloadContext
 
 ENTRY_POINT_GROUP = "queuebench.workloads"
-ENV_RUN_DIR = "QUEUEBENCH_RUN_DIR"
 
 BUILTIN: dict[str, str] = {
     "highlight": "workloads.highlight:Highlight",
@@ -48,7 +50,7 @@ def get(name: str) -> type[Workload]:
     else:
         eps = _entry_points()
         if name not in eps:
-            raise UnknownWorkload(name, names())
+            raise UnknownName("workload", name, names())
         cls = eps[name].load()
     if not (isinstance(cls, type) and issubclass(cls, Workload)):
         raise TypeError(f"workload {name!r} ({cls!r}) is not a subclass of workloads.base.Workload")
@@ -87,6 +89,14 @@ def for_worker(name: str) -> Workload:
         options = json.loads(path.read_text()) if path.exists() else {}
         workload = _cache[key] = create(name, run_dir, options)
     return workload
+
+
+def run_job(system: str, job_id: str, planned_ns: int, workload: str, args: list[Any],
+            attempt: int | None = None) -> None:
+    """A system's job entry point: run one attempt of `workload` with `args` in this worker,
+    recorded by the probe (core.probe.run). Re-raises the workload's exception for the system's
+    own retry policy."""
+    probe.run(system, job_id, planned_ns, lambda: for_worker(workload).perform(*args), attempt)
 
 
 def describe() -> list[dict[str, str]]:

@@ -37,18 +37,11 @@ from amqp.exceptions import ConnectionError as ConnectionError_
 from celery import Celery
 from kombu import Connection
 
-from comparisons.base import (
-    ConfigUnavailable,
-    JobSpec,
-    Registries,
-    RetryPolicy,
-    System,
-    SystemConfig,
-    WorkerGroup,
-)
 from comparisons.celery_adapter import messages
 from comparisons.celery_adapter.app import ENV_BROKER, ENV_OPTIONS, READY_DIR, TASK_NAME, make_app
-from harness.procs import console_script
+from core.contract import JobSpec, Registries, RetryPolicy, System, SystemConfig, WorkerGroup
+from core.errors import ConfigUnavailable
+from core.procs import console_script
 from workloads import registry as workload_registry
 
 QUEUES = ("high", "default", "low")
@@ -78,6 +71,7 @@ def retry_kwarg(policy: RetryPolicy | None) -> dict[str, Any] | None:
 
 class CelerySystem(System):
     name = "celery"
+    order = 40
     title = "Celery (real library): prefork / threads / solo pools"
     requires = "celery"
     configs = {

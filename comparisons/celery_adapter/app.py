@@ -27,7 +27,8 @@ from celery import Celery, Task
 from celery.signals import worker_ready
 from celery.utils.time import get_exponential_backoff_interval
 
-from harness import probe
+from core import probe
+from workloads import registry
 
 SYSTEM = "celery"
 TASK_NAME = "queuebench.run"
@@ -82,7 +83,7 @@ def make_app(broker_url: str, options: dict[str, Any] | None = None) -> Celery:
     @app.task(name=TASK_NAME, bind=True, shared=False)
     def run(self: Task, job_id: str, planned_ns: int, workload: str, args: list[Any],
             retry: dict[str, Any] | None = None) -> None:
-        probe.run(SYSTEM, job_id, planned_ns, workload, args, attempt=self.request.retries + 1)
+        registry.run_job(SYSTEM, job_id, planned_ns, workload, args, attempt=self.request.retries + 1)
 
     return app
 

@@ -1,4 +1,4 @@
-"""The Resque clone driven through the System contract (comparisons/base.py).
+"""The Resque clone driven through the System contract (core/contract.py).
 
 A "process" is one worker process: Resque runs one job at a time per worker, so concurrency N
 means N workers, each working the queues high, default, low in that order. Configs:
@@ -21,19 +21,12 @@ import time
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from comparisons.base import (
-    JobSpec,
-    NotSupported,
-    Registries,
-    RetryPolicy,
-    System,
-    SystemConfig,
-    WorkerGroup,
-)
 from comparisons.resque_clone import delayed, keys, registry
 from comparisons.resque_clone.client import Resque
 from comparisons.resque_clone.probe_job import ENV_PRELOAD, QueuebenchProbe, QueuebenchRetryProbe
 from comparisons.resque_clone.retry import DEFAULT_BACKOFF
+from core.contract import JobSpec, Registries, RetryPolicy, System, SystemConfig, WorkerGroup
+from core.errors import NotSupported
 
 JOB_MODULE = "comparisons.resque_clone.probe_job"
 # Strict priority, as a Resque user lists them (QUEUE=high,default,low); the same order the
@@ -50,6 +43,7 @@ def _config(name: str, **options: Any) -> SystemConfig:
 
 class ResqueCloneSystem(System):
     name = "resque_clone"
+    order = 10
     title = "Resque clone (poll + fork per job)"
     configs: ClassVar[dict[str, SystemConfig]] = {
         "default": _config("default", interval=5.0, scheduler_interval=5.0),

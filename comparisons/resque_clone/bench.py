@@ -30,10 +30,10 @@ from typing import Any
 
 import redis
 
-from comparisons.base import JobSpec, SystemConfig
 from comparisons.resque_clone.adapter import ResqueCloneSystem
-from harness import probe
-from harness.redis_server import claim_problem, redis_for_suite
+from core import probe
+from core.contract import JobSpec, SystemConfig
+from core.redis_server import claim_problem, redis_for_suite
 from workloads import registry
 
 DRAIN = {"fork": {"interval": 0.1, "fork": True}, "nofork": {"interval": 0.1, "fork": False}}
@@ -107,22 +107,22 @@ def latency_once(url: str, options: dict[str, Any], n: int, rng: random.Random) 
 
 def hop_once(url: str, n: int, rng: random.Random) -> dict[str, float]:
     """The Redis hop under the same idle arrivals: a bare redis-py process BRPOPs, the time it
-    woke minus the planned time the producer pushed (harness/scenarios/floor.py's consumer)."""
+    woke minus the planned time the producer pushed (core.hop, the floor's own consumer)."""
     import subprocess
 
-    from harness.scenarios import floor
+    from core import hop
 
     client = redis.Redis.from_url(url)
     client.flushdb()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "hop.jsonl"
-        proc = subprocess.Popen([sys.executable, "-m", "harness.scenarios.floor", url, floor.KEY,
+        proc = subprocess.Popen([sys.executable, "-m", "core.hop", url, hop.KEY,
                                  str(n + 5), str(out)], stdin=subprocess.DEVNULL)
         try:
             time.sleep(0.5)  # the consumer is up and blocked before the first push
             for _ in range(n + 5):
                 time.sleep(rng.uniform(0.12, 0.3))
-                client.lpush(floor.KEY, time.time_ns())
+                client.lpush(hop.KEY, time.time_ns())
             proc.wait(timeout=60)
         finally:
             if proc.poll() is None:

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from comparisons.resque_clone import procline
-from harness import procs
+from core import procs
 
 FORWARDED = (signal.SIGQUIT, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2, signal.SIGCONT)
 

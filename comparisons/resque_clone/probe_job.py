@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from comparisons.resque_clone.hooks import worker_hook
 from comparisons.resque_clone.retry import Retry
-from harness import probe
+from core import probe
 from workloads import registry as workloads
 
 SYSTEM = "resque_clone"
@@ -26,7 +26,7 @@ class QueuebenchProbe:
 
     @staticmethod
     def perform(job_id: str, planned_ns: int, workload: str, args: list[Any], *_: Any) -> None:
-        probe.run(system=SYSTEM, job_id=job_id, planned_ns=planned_ns, workload=workload, args=args)
+        workloads.run_job(SYSTEM, job_id, planned_ns, workload, args)
 
 
 class QueuebenchRetryProbe(Retry):
@@ -51,8 +51,7 @@ class QueuebenchRetryProbe(Retry):
 
     @classmethod
     def perform(cls, job_id: str, planned_ns: int, workload: str, args: list[Any], *_: Any) -> None:
-        probe.run(system=SYSTEM, job_id=job_id, planned_ns=planned_ns, workload=workload,
-                  args=args, attempt=cls._retry_attempt + 1)
+        workloads.run_job(SYSTEM, job_id, planned_ns, workload, args, attempt=cls._retry_attempt + 1)
 
 
 @worker_hook("before_first_fork")

@@ -43,7 +43,7 @@ from comparisons.resque_clone.connection import Connection, set_current
 from comparisons.resque_clone.hooks import run_worker_hooks
 from comparisons.resque_clone.job import DirtyExit, Job, TermException
 from comparisons.resque_clone.scheduler import SchedulerThread
-from harness import procs
+from core import procs
 
 log = logging.getLogger("resque_clone.worker")
 

@@ -46,18 +46,11 @@ from rq import Queue, Retry, Worker
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
-from comparisons.base import (
-    JobSpec,
-    NotSupported,
-    Registries,
-    RetryPolicy,
-    System,
-    SystemConfig,
-    WorkerGroup,
-)
 from comparisons.rq_adapter.jobs import META_RETRY_MAX
 from comparisons.rq_adapter.preload import ENV_WORKLOAD
-from harness.procs import console_script
+from core.contract import JobSpec, Registries, RetryPolicy, System, SystemConfig, WorkerGroup
+from core.errors import NotSupported
+from core.procs import console_script
 from workloads import registry as workload_registry
 
 JOB_FUNC = "comparisons.rq_adapter.jobs.run"
@@ -93,6 +86,7 @@ def due_at(delay_s: float) -> datetime:
 
 class RQSystem(System):
     name = "rq"
+    order = 30
     title = "RQ (real library): fork-per-job or simple workers"
     requires = "rq"
     configs = {

@@ -11,7 +11,7 @@ from typing import Any
 
 from rq import get_current_job
 
-from harness import probe
+from workloads import registry
 
 SYSTEM = "rq"
 META_RETRY_MAX = "queuebench_retry_max"
@@ -28,4 +28,4 @@ def attempt_of(job: Any) -> int | None:
 
 
 def run(job_id: str, planned_ns: int, workload: str, args: list[Any]) -> None:
-    probe.run(SYSTEM, job_id, planned_ns, workload, args, attempt=attempt_of(get_current_job()))
+    registry.run_job(SYSTEM, job_id, planned_ns, workload, args, attempt=attempt_of(get_current_job()))

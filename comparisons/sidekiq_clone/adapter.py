@@ -1,4 +1,4 @@
-"""The Sidekiq clone behind the System contract (comparisons/base.py).
+"""The Sidekiq clone behind the System contract (core/contract.py).
 
 start() runs `python -m comparisons.sidekiq_clone` processes (one per config process) with
 -c threads each and waits until each has sent its first heartbeat. Jobs are
@@ -9,8 +9,9 @@ A job without a RetryPolicy is pushed with retry: 0, so a failure lands in the d
 (Sidekiq's own default, retry: true, would retry it 25 times over three weeks).
 
 Configs: default (1 process x 10 threads, Sidekiq 6's default), c1 (1 thread), c4, p2 (2
-processes x 10 threads), reliable (--reliable fetch: in-progress jobs survive SIGKILL).
-Every config works the queues high, default, low in strict order and polls the retry and
+processes x 10 threads), reliable (--reliable fetch: in-progress jobs survive SIGKILL),
+weighted (`-q high,5 -q default`: weighted random fetch, high first 5 times in 6).
+Every other config works the queues high, default, low in strict order; all poll the retry and
 schedule sets every ~1 s on average (Sidekiq's own default is 5 s x processes, too coarse for
 the delay scenarios).
 """
@@ -24,16 +25,10 @@ from typing import Any
 
 import redis
 
-from comparisons.base import (
-    JobSpec,
-    Registries,
-    System,
-    SystemConfig,
-    WorkerGroup,
-)
 from comparisons.sidekiq_clone import api, keys
 from comparisons.sidekiq_clone.client import Client
 from comparisons.sidekiq_clone.jobs import QueuebenchWorker
+from core.contract import JobSpec, Registries, System, SystemConfig, WorkerGroup
 
 QUEUES = ["high", "default", "low"]
 POLL_INTERVAL = 1.0
@@ -49,6 +44,7 @@ def _config(name: str, processes: int, concurrency: int, **options: Any) -> Syst
 
 class SidekiqCloneSystem(System):
     name = "sidekiq_clone"
+    order = 20
     title = "Sidekiq clone (threads, BRPOP, Sidekiq 7 layout)"
     requires = "redis"
     configs = {
@@ -57,6 +53,9 @@ class SidekiqCloneSystem(System):
         "c4": _config("c4", 1, 4),
         "p2": _config("p2", 2, 10),
         "reliable": _config("reliable", 1, 10, reliable=True),
+        # -q high,5 -q default: each fetch shuffles [high x5, default] (high first 5 times in 6)
+        "weighted": _config("weighted", 1, 10, queues=["high,5", "default"],
+                            weights={"high": 5, "default": 1}),
     }
     supports = frozenset({"retries", "delay", "priority", "recovery"})
     graceful_signal = signal.SIGTERM

@@ -80,7 +80,7 @@ def ruby_sidekiq_available() -> str | None:
 
 
 def start_server(system: str, url: str, concurrency: int, log: Path) -> subprocess.Popen[bytes]:
-    from harness.procs import die_with_parent
+    from core.procs import die_with_parent
 
     argv, env = server_argv(system, url, concurrency)
     with open(log, "ab") as fh:
@@ -89,7 +89,7 @@ def start_server(system: str, url: str, concurrency: int, log: Path) -> subproce
 
 
 def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    from harness.procs import stop_tree
+    from core.procs import stop_tree
 
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="real Sidekiq without its start/done log line per job")
     args = ap.parse_args(argv)
     QUIET_RUBY["on"] = args.quiet_ruby
-    from harness.redis_server import claim_problem, redis_for_suite
+    from core.redis_server import claim_problem, redis_for_suite
 
     systems = args.systems.split(",")
     if "sidekiq" in systems:

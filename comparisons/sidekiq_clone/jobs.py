@@ -1,7 +1,7 @@
 """The job classes of this package: what the harness runs, and the highlighting job.
 
 QueuebenchWorker is the adapter's entry point: perform(job_id, planned_ns, workload, args)
-hands the four probe arguments to harness.probe.run, with the attempt number taken from the
+hands the four probe arguments to workloads.registry.run_job, with the attempt number taken from the
 payload's retry_count (first run 1, first retry 2, ...). A harness RetryPolicy travels in the
 payload as "qb_retry" and becomes the delays sidekiq_retry_in returns ("native" = Sidekiq's
 own formula).
@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from comparisons.sidekiq_clone.worker import Worker
-from harness import probe
+from workloads import registry
 
 SYSTEM = "sidekiq_clone"
 
@@ -26,7 +26,7 @@ class QueuebenchWorker(Worker):
     def perform(self, job_id: str, planned_ns: int, workload: str, args: list[Any]) -> None:
         count = self.job.get("retry_count")
         attempt = 1 if count is None else int(count) + 2
-        probe.run(SYSTEM, job_id, planned_ns, workload, args, attempt=attempt)
+        registry.run_job(SYSTEM, job_id, planned_ns, workload, args, attempt=attempt)
 
     def sidekiq_retry_in(self, count: int, exc: BaseException,
                          job: dict[str, Any] | None = None) -> float | str | None:

@@ -1,8 +1,18 @@
 """What every scenario shares: the cell being measured, its fresh system and workers, warm-up,
 reading the probe records as they arrive, and bounded waits.
 
+A scenario (core.scenario.Scenario, one module in this folder or in a plug-in package) gives the
+harness two callables:
+
+    cells(system_cls, configs, workloads, sizes) -> list[CellSpec]   what to run (optional:
+        default_cells makes one cell per config and workload with the sizes as params; a
+        baseline scenario is called with system_cls None and no configs)
+    run(ctx: CellContext) -> dict                                    one cell's metrics
+
 A CellContext owns everything a cell starts: each system instance, each worker group, each
 prepared workload. close() stops and releases all of it, on success, error or Ctrl-C alike.
+It also hands a scenario the finished cells of the scenarios it declares in `needs`
+(ctx.earlier(name)), read-only.
 """
 
 from __future__ import annotations
@@ -15,18 +25,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from comparisons.base import JobSpec, RetryPolicy, System, SystemConfig, WorkerGroup
-from harness import probe
+from core import probe
+from core.contract import JobSpec, RetryPolicy, System, SystemConfig, WorkerGroup
+from core.errors import CellTimeout
+from core.results import FLOOR, FLOOR_CONFIG
 
 WARMUP_PREFIX = "warm-"
 
-
-class Unsupported(Exception):
-    """The system cannot run this scenario (or this variant of it); the message says why."""
-
-
-class CellTimeout(Exception):
-    """A bounded wait ran out; the message says what was still missing."""
+Earlier = Callable[[str], list[dict[str, Any]]]  # scenario name -> its finished cells in this run
 
 
 @dataclass
@@ -42,6 +48,18 @@ class CellSpec:
     params: dict[str, Any] = field(default_factory=dict)
     tag: str = ""
     system_cls: type[System] | None = None
+
+
+def default_cells(scenario: str, system_cls: type[System] | None, configs: list[str],
+                  workloads: list[str], sizes: dict[str, Any]) -> list[CellSpec]:
+    """One cell per config and workload, the profile's sizes as its params (a baseline scenario:
+    one cell per workload, run as the floor)."""
+    if system_cls is None:
+        return [CellSpec(scenario, FLOOR, FLOOR_CONFIG, None, w, params=dict(sizes))
+                for w in workloads]
+    return [CellSpec(scenario, system_cls.name, name, system_cls.configs[name], w,
+                     params=dict(sizes), system_cls=system_cls)
+            for name in configs for w in workloads]
 
 
 def concurrency_unit(config: SystemConfig) -> str:
@@ -118,13 +136,13 @@ class CellContext:
     """The resources and knobs of one running cell."""
 
     def __init__(self, spec: CellSpec, redis_url: str, cell_dir: Path, repeat: int,
-                 measured: dict[tuple[str, str, str, int], float] | None = None) -> None:
+                 earlier: Earlier | None = None) -> None:
         self.spec = spec
         self.redis_url = redis_url
         self.cell_dir = cell_dir
         self.repeat = repeat
         self.params: dict[str, Any] = dict(spec.params)
-        self.measured = measured if measured is not None else {}
+        self._earlier = earlier
         self.tail = RecordTail(cell_dir)
         self.hdr: Any = None  # a latency histogram the runner saves next to the raw records
         self.status = "ok"  # a scenario may set "unsupported" with a reason and still report
@@ -132,6 +150,20 @@ class CellContext:
         self._systems: list[System] = []
         self._groups: list[tuple[System, WorkerGroup]] = []
         self._workload: Any = None
+
+    def earlier(self, scenario: str) -> list[dict[str, Any]]:
+        """The finished cells of `scenario` in this run so far (results.json's cell objects):
+        what a scenario reads from those it declares in `needs`, and from its own earlier cells."""
+        return self._earlier(scenario) if self._earlier else []
+
+    def same_system(self, cells: list[dict[str, Any]], **params: Any) -> list[dict[str, Any]]:
+        """Those of `cells` measured on this cell's system, config and workload, with `params`."""
+        return [c for c in cells
+                if (c["system"], c["config"], c["workload"]) == (self.spec.system,
+                                                               self.spec.config_name,
+                                                               self.spec.workload)
+                and c["status"] == "ok"
+                and all(c["params"].get(k) == v for k, v in params.items())]
 
     # -- resources ---------------------------------------------------------------------------
 

@@ -22,9 +22,12 @@ from typing import Any
 
 import psutil
 
-from comparisons.base import System, WorkerGroup
-from harness import metrics, procs
-from harness.scenarios.common import CellContext, CellSpec, CellTimeout, Unsupported, wait_until
+from core import procs
+from core.contract import System, WorkerGroup
+from core.errors import CellTimeout, NotSupported
+from core.scenario import Figure, Plan, Scenario, Section
+from harness import metrics
+from harness.scenarios.common import CellContext, CellSpec, wait_until
 
 
 def cells(system_cls: type[System], configs: list[str], workloads: list[str],
@@ -105,7 +108,7 @@ def run(ctx: CellContext) -> dict[str, Any]:
             time.sleep(0.01)
             children = forked_children(group)
         if not children:
-            raise Unsupported(f"{ctx.spec.system} ({ctx.spec.config_name}) forks no child: its "
+            raise NotSupported(f"{ctx.spec.system} ({ctx.spec.config_name}) forks no child: its "
                               "jobs run inside the worker process")
         victim = children[0]
     else:
@@ -149,3 +152,38 @@ def run(ctx: CellContext) -> dict[str, Any]:
                                       and r["end"] >= kill_ns),
         "records_total": len(metrics.by_job(records)),
     }
+
+
+SCENARIO = Scenario(
+    name="crash",
+    title="Crash",
+    description="SIGKILL a worker (or its forked child) mid-job: what is lost or run twice",
+    method="The worker (and separately only its forked child, where there is one) is SIGKILLed "
+           "while jobs run. After a fixed recovery window every job is classified: completed, "
+           "completed twice, recorded as failed, still pending, or lost (in no queue, no "
+           "registry, never completed).",
+    figures=(
+        Figure("counts.completed", "jobs", "completed", "higher", rank=False),
+        Figure("counts.duplicate", "jobs", "duplicate jobs", "lower", headline=True, rank=False),
+        Figure("counts.failed", "jobs", "failed jobs", "lower", headline=True, rank=False),
+        Figure("counts.pending", "jobs", "pending jobs", "lower", rank=False),
+        Figure("counts.lost", "jobs", "lost jobs", "lower", headline=True, rank=False),
+        Figure("recovery_s", "s", "time to recover", "lower"),
+    ),
+    key_params=("target", "ms"),
+    workload="sleep",
+    profiles={
+        "quick": Plan({"n": 4, "ms": 300, "window_s": 3.0, "warmup": 1,
+                       "targets": ["worker", "child"]}),
+        "default": Plan({"n": 6, "ms": 300, "window_s": 3.0, "warmup": 1,
+                         "targets": ["worker", "child"]},
+                        configs=("default", "reliable", "acks_late")),
+        "full": Plan({"n": 20, "ms": 500, "window_s": 15.0, "warmup": 2,
+                      "targets": ["worker", "child"]}, configs=("*",)),
+    },
+    cells=cells,
+    run=run,
+    sections=(Section("crash", "Crash", plot="reports.figures:crash",
+                      explain="reports.teach:crash", table="reports.sections:crash_table"),),
+    order=60,
+)

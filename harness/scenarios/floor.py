@@ -6,7 +6,7 @@
 - throughput: N items are pushed first, then one consumer BRPOPs them in a loop; items per
   second from its first pop to its last is the ceiling over every system's drain rate.
 
-The consumer:  python -m harness.scenarios.floor REDIS_URL KEY COUNT OUTFILE
+The consumer is core.hop (the Resque clone's bench measures the same hop with it).
 """
 
 from __future__ import annotations
@@ -20,37 +20,19 @@ from typing import Any
 
 import redis
 
-from comparisons.base import JobSpec
-from harness import hdr, metrics, procs, producer
-from harness.scenarios.common import CellContext, CellSpec, CellTimeout, wait_until
-
-SYSTEM = "redis-py"
-CONFIG = "bare"
-KEY = "queuebench:floor"
-
-
-def cells(sizes: dict[str, Any]) -> list[CellSpec]:
-    return [CellSpec("floor", SYSTEM, CONFIG, None, "noop", params=dict(sizes))]
-
-
-def consume(url: str, key: str, count: int, out: Path) -> None:
-    """BRPOP `count` items, stamping each arrival; write {"planned","start"} lines at the end."""
-    client = redis.Redis.from_url(url)
-    lines: list[str] = []
-    for _ in range(count):
-        item = client.brpop([key], timeout=30)
-        start = time.time_ns()
-        if item is None:
-            break
-        lines.append(f'{{"job":"{len(lines)}","planned":{int(item[1])},"start":{start},'
-                     f'"end":{start},"outcome":"ok"}}\n')
-    out.write_text("".join(lines))
+from core import procs
+from core.contract import JobSpec
+from core.errors import CellTimeout
+from core.hop import KEY
+from core.scenario import Figure, Plan, Scenario, Section
+from harness import hdr, metrics, producer
+from harness.scenarios.common import CellContext, wait_until
 
 
 def _consumer(ctx: CellContext, count: int, name: str) -> tuple[subprocess.Popen[Any], Path]:
     out = ctx.cell_dir / f"{name}.jsonl"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "harness.scenarios.floor", ctx.redis_url, KEY, str(count), str(out)],
+        [sys.executable, "-m", "core.hop", ctx.redis_url, KEY, str(count), str(out)],
         stdin=subprocess.DEVNULL, preexec_fn=procs.die_with_parent,
     )
     return proc, out
@@ -119,5 +101,30 @@ def run(ctx: CellContext) -> dict[str, Any]:
     }
 
 
-if __name__ == "__main__":
-    consume(sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4]))
+def _hop(p: str, label: str, headline: bool = False) -> Figure:
+    return Figure(f"hop_latency_us.{p}", "us", f"hop latency {label}", "lower", headline=headline)
+
+
+SCENARIO = Scenario(
+    name="floor",
+    title="Floor: bare Redis",
+    description="a bare redis-py LPUSH -> BRPOP hop and BRPOP loop: what Redis itself costs",
+    method="A bare redis-py LPUSH → BRPOP hop (latency) and a bare BRPOP loop (throughput) on "
+           "the same Redis, in the same run: the cost of Redis itself, which every queue below "
+           "pays at least once per job.",
+    figures=(
+        _hop("p50", "p50", headline=True), _hop("p90", "p90"), _hop("p99", "p99", headline=True),
+        _hop("p99_9", "p99.9"), _hop("max", "max"),
+        Figure("throughput_per_s", "jobs/s", "throughput", "higher", headline=True),
+    ),
+    workload="noop",
+    baseline=True,
+    profiles={
+        "quick": Plan({"hop_n": 200, "hop_rate": 200.0, "drain_n": 2000, "warmup": 10}),
+        "default": Plan({"hop_n": 600, "hop_rate": 200.0, "drain_n": 10000, "warmup": 20}),
+        "full": Plan({"hop_n": 3000, "hop_rate": 300.0, "drain_n": 50000, "warmup": 50}),
+    },
+    run=run,
+    sections=(Section("floor", "Floor", explain="reports.teach:floor"),),
+    order=10,
+)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from comparisons.base import System
+from core.contract import System
+from core.scenario import Figure, Plan, Scenario, Section
 from harness import producer
 from harness.sampler import MemorySampler
 from harness.scenarios.common import CellContext, CellSpec, concurrency_unit, scaled
@@ -76,3 +77,37 @@ def run(ctx: CellContext) -> dict[str, Any]:
         "peak": peak.describe() if peak else None,
         "samples": [[s.t_ns, s.uss, s.pss, s.rss, s.processes] for s in sampler.samples],
     }
+
+
+MEMORY_VARIANTS = ("nofork", "simple", "threads")  # one process per job, or threads
+
+
+def _figure(phase: str, kind: str) -> Figure:
+    headline = (phase, kind) in {("idle", "uss"), ("peak", "uss"), ("peak", "pss")}
+    return Figure(f"{phase}.{kind}", "bytes", f"{phase} {kind.upper()}", "lower", headline=headline)
+
+
+SCENARIO = Scenario(
+    name="memory",
+    title="Memory",
+    description="USS / PSS / RSS of the whole worker tree, idle and at peak",
+    method="The whole worker process tree (the worker and every child it forks) is sampled "
+           "every 100 ms: USS (memory only this tree uses), PSS (shared pages split fairly) and "
+           "RSS (shared pages counted once per process), idle with workers up and at peak under "
+           "load.",
+    figures=tuple(_figure(p, k) for p in ("idle", "peak") for k in ("uss", "pss", "rss")),
+    key_params=("concurrency",),
+    profiles={
+        "quick": Plan({"concurrency": 2, "n": 10, "idle_s": 0.5, "warmup": 2},
+                      workloads=("highlight",)),
+        "default": Plan({"concurrency": 4, "n": 30, "idle_s": 0.5, "warmup": 4},
+                        workloads=("highlight",), configs=("default", *MEMORY_VARIANTS)),
+        "full": Plan({"concurrency": 8, "n": 400, "idle_s": 2.0, "warmup": 16},
+                     workloads=("highlight",), configs=("*",)),
+    },
+    cells=cells,
+    run=run,
+    sections=(Section("memory", "Memory", plot="reports.figures:memory",
+                      explain="reports.teach:memory", table="reports.sections:memory_table"),),
+    order=40,
+)

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from comparisons.base import NotSupported, System
-from harness.scenarios.common import CellContext, CellSpec, Unsupported, wait_until
+from core.contract import System
+from core.errors import NotSupported
+from core.scenario import Figure, Plan, Scenario, Section
+from harness.scenarios.common import CellContext, CellSpec, wait_until
+
+STRICT_AND_WEIGHTED = ("default", "weighted")  # every system's own order, and weighted fetch
 
 
 def cells(system_cls: type[System], configs: list[str], workloads: list[str],
@@ -26,16 +30,13 @@ def cells(system_cls: type[System], configs: list[str], workloads: list[str],
 
 def run(ctx: CellContext) -> dict[str, Any]:
     if "priority" not in ctx.spec.system_cls.supports:  # type: ignore[union-attr]
-        raise Unsupported(f"{ctx.spec.system} has no queue priorities (the adapter declares none)")
+        raise NotSupported(f"{ctx.spec.system} has no queue priorities (the adapter declares none)")
     n = int(ctx.params["n"])
     system = ctx.system()
     high = ctx.jobs(n, prefix="high-", queue="high")
     default = ctx.jobs(n, prefix="default-", queue="default")
     jobs = [job for pair in zip(default, high, strict=True) for job in pair]  # interleaved
-    try:
-        system.enqueue_many(jobs)
-    except NotSupported as exc:
-        raise Unsupported(str(exc)) from exc
+    system.enqueue_many(jobs)  # NotSupported (no such queue) makes the cell "unsupported"
     ctx.start(system)
     wait_until(lambda: len(ctx.tail.measured()) >= n, 60 + 0.2 * n, f"{n} of {2 * n} jobs to start")
     first = sorted(ctx.tail.measured(), key=lambda r: r["start"])[:n]
@@ -49,3 +50,22 @@ def run(ctx: CellContext) -> dict[str, Any]:
         "share": {k: round(v / max(1, n), 4) for k, v in processed.items()},
         "counted": n,
     }
+
+
+SCENARIO = Scenario(
+    name="priority",
+    title="Priority",
+    description="a saturated high and default queue: the share of each in what was processed",
+    method="A saturated high queue and a saturated default queue: the share of each in what was "
+           "processed, against the share the configured weights promise.",
+    figures=(Figure("share.high", "fraction", "share of high", headline=True),),
+    key_params=("n",),
+    workload="noop",
+    profiles={"quick": Plan({"n": 30}), "default": Plan({"n": 100}, configs=STRICT_AND_WEIGHTED),
+              "full": Plan({"n": 1000}, configs=("*",))},
+    cells=cells,
+    run=run,
+    sections=(Section("priority", "Priority", plot="reports.figures:priority",
+                      explain="reports.teach:priority", table="reports.sections:priority_table"),),
+    order=80,
+)

@@ -13,11 +13,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from comparisons.base import NotSupported, RetryPolicy, System
+from core.contract import RetryPolicy, System
+from core.errors import CellTimeout, NotSupported
+from core.scenario import Figure, Plan, Scenario, Section
 from harness import metrics
-from harness.scenarios.common import CellContext, CellSpec, CellTimeout, wait_until
+from harness.scenarios.common import CellContext, CellSpec, wait_until
 
 FINAL_STATES = ("succeeded", "retry", "dead", "failed", "lost")
+RETRY_CONFIGS = ("default", "retry")  # "retry": the Resque clone with its resque-retry plugin
 
 
 def cells(system_cls: type[System], configs: list[str], workloads: list[str],
@@ -100,6 +103,8 @@ def run(ctx: CellContext) -> dict[str, Any]:
     if not supported:
         ctx.status, ctx.reason = "unsupported", reason
     return {
+        "succeeded": sum(1 for j in out_jobs if j["final"] == "succeeded"),
+        "attempts_per_job": round(sum(len(j["attempts"]) for j in out_jobs) / max(1, len(out_jobs)), 4),
         "supported": supported,
         "policy": {"max_retries": policy.max_retries, "delay_s": policy.delay_s,
                    "backoff": policy.backoff, "fail_first": int(p["fail_first"]),
@@ -112,3 +117,35 @@ def run(ctx: CellContext) -> dict[str, Any]:
         "timed_out": timed_out,
         "started_ns": started,
     }
+
+
+SCENARIO = Scenario(
+    name="retries",
+    title="Retries",
+    description="a job failing its first attempts under each system's retry policy",
+    method="A workload that fails its first attempts; every attempt is recorded (start, end, "
+           "outcome). Each row is a job, each mark an attempt, on a time axis from the job's "
+           "first attempt.",
+    figures=(
+        Figure("succeeded", "jobs", "jobs succeeded", "higher", headline=True, rank=False),
+        Figure("attempts_per_job", "attempts", "attempts per job"),
+        Figure("time_to_success_s.p50", "s", "time to success p50", headline=True),
+        Figure("time_to_success_s.max", "s", "time to success max"),
+    ),
+    key_params=("fail_first", "max_retries", "delay_s", "backoff"),
+    workload="flaky",
+    profiles={
+        "quick": Plan({"n": 2, "fail_first": 1, "max_retries": 2, "delay_s": 0.5,
+                       "backoff": "fixed", "window_s": 15.0}, configs=RETRY_CONFIGS),
+        "default": Plan({"n": 4, "fail_first": 2, "max_retries": 3, "delay_s": 0.5,
+                         "backoff": "fixed", "window_s": 30.0}, configs=RETRY_CONFIGS),
+        "full": Plan({"n": 10, "fail_first": 2, "max_retries": 3, "delay_s": 1.0,
+                      "backoff": "fixed", "window_s": 60.0}, configs=("*",)),
+    },
+    cells=cells,
+    run=run,
+    summarize=("ok", "unsupported"),  # a system without retries still shows where its jobs went
+    sections=(Section("retries", "Retries", plot="reports.figures:retries",
+                      explain="reports.teach:retries", table="reports.sections:retries_table"),),
+    order=50,
+)

@@ -15,16 +15,11 @@ import random
 import time
 from typing import Any
 
-from comparisons.base import NotSupported, System
+from core.contract import System
+from core.errors import CellTimeout, NotSupported
+from core.scenario import Figure, Plan, Scenario, Section
 from harness import metrics
-from harness.scenarios.common import (
-    CellContext,
-    CellSpec,
-    CellTimeout,
-    Unsupported,
-    poller_intervals,
-    wait_until,
-)
+from harness.scenarios.common import CellContext, CellSpec, poller_intervals, wait_until
 
 SPREAD_FACTOR = 1.5  # the spread covers this many of the config's longest poller interval
 
@@ -53,7 +48,7 @@ def spread_params(config: Any, minimum: float) -> dict[str, Any]:
 def run(ctx: CellContext) -> dict[str, Any]:
     p = ctx.params
     if "delay" not in ctx.spec.system_cls.supports:  # type: ignore[union-attr]
-        raise Unsupported(f"{ctx.spec.system} has no delayed jobs (the adapter declares none)")
+        raise NotSupported(f"{ctx.spec.system} has no delayed jobs (the adapter declares none)")
     n, delay = int(p["n"]), float(p["delay_s"])
     system = ctx.system()
     ctx.start_warm(system, int(p["warmup"]))
@@ -64,10 +59,7 @@ def run(ctx: CellContext) -> dict[str, Any]:
     for job in jobs:
         job.delay_s = delay + rng.uniform(0, spread)
         job.planned_ns = time.time_ns() + int(job.delay_s * 1e9)
-        try:
-            system.enqueue(job)
-        except NotSupported as exc:
-            raise Unsupported(str(exc)) from exc
+        system.enqueue(job)  # NotSupported makes the cell "unsupported"
     ids = {j.job_id for j in jobs}
     window = delay + spread + float(p["window_s"])
     try:
@@ -89,3 +81,30 @@ def run(ctx: CellContext) -> dict[str, Any]:
                      "min": min(errors_ms)},
         "window_s": window,
     }
+
+
+SCENARIO = Scenario(
+    name="scheduled",
+    title="Scheduled jobs",
+    description="perform_in / enqueue_in / countdown: actual start minus planned time",
+    method="Jobs scheduled with a delay (perform_in / enqueue_in / countdown): actual start "
+           "minus planned time.",
+    figures=(
+        Figure("error_ms.p50", "ms", "start error p50", "lower", headline=True),
+        Figure("error_ms.p99", "ms", "start error p99", "lower", headline=True),
+        Figure("error_ms.max", "ms", "start error max", "lower"),
+    ),
+    key_params=("delay_s",),
+    workload="noop",
+    profiles={
+        "quick": Plan({"n": 4, "delay_s": 1.0, "spread_s": 2.0, "window_s": 10.0, "warmup": 1}),
+        "default": Plan({"n": 12, "delay_s": 1.0, "spread_s": 2.0, "window_s": 20.0, "warmup": 2}),
+        "full": Plan({"n": 20, "delay_s": 3.0, "spread_s": 3.0, "window_s": 30.0, "warmup": 5},
+                     configs=("*",)),
+    },
+    cells=cells,
+    run=run,
+    sections=(Section("scheduled", "Scheduled", plot="reports.figures:scheduled",
+                      explain="reports.teach:scheduled", table="reports.sections:scheduled_table"),),
+    order=70,
+)

@@ -1,7 +1,8 @@
-"""The in-worker recorder: runs a workload job and writes one line per attempt.
+"""The in-worker recorder and its record format: runs one attempt of a job and writes one line.
 
-Every system's job entry point calls `run(...)`. The probe stamps the start (wall clock,
-time.time_ns, before the workload runs), runs the workload, stamps the end, and appends one
+Every system's job entry point calls workloads.registry.run_job, which calls `run(...)` here
+with the workload's perform. The probe stamps the start (wall clock, time.time_ns, before the
+work runs), runs it, stamps the end, and appends one
 JSON line to `<run_dir>/records/<pid>.jsonl` with a single unbuffered os.write on an O_APPEND
 descriptor. No Redis round trip is on the job's path, and a record written survives a SIGKILL
 of the worker a microsecond later. Forked children open their own file (the pid is checked).
@@ -15,11 +16,9 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-
-from workloads import registry
 
 ENV_RUN_DIR = "QUEUEBENCH_RUN_DIR"
 RECORDS = "records"
@@ -101,16 +100,15 @@ def run(
     system: str,
     job_id: str,
     planned_ns: int,
-    workload: str,
-    args: list[Any],
+    perform: Callable[[], object],
     attempt: int | None = None,
 ) -> None:
-    """Run one attempt of a workload job and record it. Re-raises the workload's exception,
+    """Run one attempt of a job (`perform()`) and record it. Re-raises the job's exception,
     so the queue system sees the failure and applies its own retry policy."""
     start = time.time_ns()
     outcome, error = "ok", None
     try:
-        registry.for_worker(workload).perform(*args)
+        perform()
     except BaseException as exc:
         outcome, error = "error", f"{type(exc).__name__}: {exc}"[:300]
         raise

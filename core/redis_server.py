@@ -22,14 +22,11 @@ from pathlib import Path
 
 import redis
 
-from harness.procs import die_with_parent
+from core.errors import RedisServerError
+from core.procs import die_with_parent
 
 OWNER_KEY = "queuebench:owned-database"
 DEFAULT_DATABASES = 16
-
-
-class RedisServerError(RuntimeError):
-    """The embedded Redis could not be started (binary missing, port taken, crashed)."""
 
 
 def redis_binary() -> Path:

@@ -2,7 +2,7 @@
 
 - redis_server (session): the embedded server, or None when REDIS_URL points elsewhere.
 - redis_url (per test): the URL of a clean database (embedded: FLUSHDB; REDIS_URL: a claimed
-  database, see harness.redis_server.claim_database; never FLUSHALL).
+  database, see core.redis_server.claim_database; never FLUSHALL).
 - redis_client (per test): a redis-py client on that database, closed afterwards.
 - run_dir (per test): a fresh run directory, with QUEUEBENCH_RUN_DIR pointing at it.
 - workload_factory (per test): prepare(name, **options) -> a set-up workload, torn down afterwards.
@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import redis
 
-from harness.redis_server import EmbeddedRedis, claim_database
+from core.redis_server import EmbeddedRedis, claim_database
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +51,7 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
 
 @pytest.fixture
 def run_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    from harness.probe import ENV_RUN_DIR
+    from core.probe import ENV_RUN_DIR
 
     path = tmp_path / "run"
     path.mkdir()

@@ -1,27 +1,27 @@
-"""The System contract every adapter implements, the retry-policy model, and the registry.
+"""The System contract every adapter implements, its value types and the retry-policy model.
 
-The harness drives four very different queues the same way:
+The harness drives very different queues the same way:
 
-    system = get_system("rq")(redis_url, run_dir, SystemConfig.named("rq", "simple"))
-    system.enqueue_many(jobs)                # before or after start: burst or paced
-    group = system.start("highlight")        # real worker processes
-    ...                                      # the probe records every attempt in run_dir
-    system.registries()                      # failed / retry / dead / scheduled, via the system
-    system.stop(group, graceful=True)        # nothing is left running
+    cls = core.registry.system("rq")                 # found by entry point, imported lazily
+    system = cls(redis_url, run_dir, "simple")       # a named config
+    system.enqueue_many(jobs)                        # before or after start: burst or paced
+    group = system.start("highlight")                # real worker processes
+    ...                                              # the probe records every attempt in run_dir
+    system.registries()                              # failed / retry / dead / scheduled, via the system
+    system.stop(group, graceful=True)                # nothing is left running
     system.close()
 
 Every job carries the same four probe arguments, whatever the system: job id, planned time
 (ns, CLOCK_REALTIME), workload name and workload args (see JobSpec.probe_args). The adapter's
-job entry point passes them to harness.probe.run, with the attempt number where the system
-knows it.
+job entry point passes them to workloads.registry.run_job, which runs the workload through
+core.probe with the attempt number where the system knows it.
 
-The registry imports adapters lazily: a missing optional library disables only that system, with
-an error naming the package to install.
+A system that lacks a feature raises core.errors.NotSupported with the reason; a config that
+cannot run here raises ConfigUnavailable from check_config().
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import signal
 import subprocess
@@ -34,40 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from harness import procs
-from harness.probe import ENV_RUN_DIR
-
-# ---------------------------------------------------------------------------------------------
-# Errors
-
-
-class SystemError_(RuntimeError):
-    """Base of the contract's errors."""
-
-
-class UnknownSystem(SystemError_, LookupError):
-    def __init__(self, name: str, valid: list[str]) -> None:
-        super().__init__(f"unknown system {name!r}; valid systems: {', '.join(valid)}")
-
-
-class UnknownConfig(SystemError_, LookupError):
-    def __init__(self, system: str, name: str, valid: list[str]) -> None:
-        super().__init__(
-            f"system {system!r} has no config {name!r}; valid configs: {', '.join(valid)}"
-        )
-
-
-class SystemUnavailable(SystemError_):
-    """The system's adapter or its client library cannot be imported."""
-
-
-class NotSupported(SystemError_):
-    """The system has no such feature (e.g. Resque core has no automatic retries)."""
-
-
-class ConfigUnavailable(SystemError_):
-    """A named config needs something absent here (e.g. a RabbitMQ broker); the reason says what."""
-
+from core import procs
+from core.errors import UnknownName
+from core.probe import ENV_RUN_DIR
 
 # ---------------------------------------------------------------------------------------------
 # Value types
@@ -210,6 +179,7 @@ class System(ABC):
     name: ClassVar[str]
     title: ClassVar[str] = ""
     requires: ClassVar[str] = ""  # pip package(s) the adapter needs, for error messages
+    order: ClassVar[int] = 100  # place in `queuebench list`, the run and the report's columns
     configs: ClassVar[dict[str, SystemConfig]] = {}
     supports: ClassVar[frozenset[str]] = frozenset()  # "retries", "delay", "priority", "recovery"
     graceful_signal: ClassVar[int] = signal.SIGTERM
@@ -224,7 +194,7 @@ class System(ABC):
     @classmethod
     def config_named(cls, name: str) -> SystemConfig:
         if name not in cls.configs:
-            raise UnknownConfig(cls.name, name, sorted(cls.configs))
+            raise UnknownName("config", name, sorted(cls.configs), where=f"of system {cls.name!r}")
         return cls.configs[name]
 
     @classmethod
@@ -303,54 +273,3 @@ class System(ABC):
 
     def close(self) -> None:
         """Release client connections."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Registry
-
-
-SYSTEMS: dict[str, str] = {
-    "resque_clone": "comparisons.resque_clone.adapter:ResqueCloneSystem",
-    "sidekiq_clone": "comparisons.sidekiq_clone.adapter:SidekiqCloneSystem",
-    "rq": "comparisons.rq_adapter.adapter:RQSystem",
-    "celery": "comparisons.celery_adapter.adapter:CelerySystem",
-}
-
-
-def system_names() -> list[str]:
-    return list(SYSTEMS)
-
-
-def get_system(name: str) -> type[System]:
-    if name not in SYSTEMS:
-        raise UnknownSystem(name, system_names())
-    module, _, attr = SYSTEMS[name].partition(":")
-    try:
-        cls = getattr(importlib.import_module(module), attr)
-    except ImportError as exc:
-        raise SystemUnavailable(
-            f"system {name!r} is unavailable: {exc}. Install the missing package "
-            f"({exc.name or 'see the message'}) with pip."
-        ) from exc
-    return cls  # type: ignore[no-any-return]
-
-
-def resolve(name: str, config: str = "default") -> tuple[type[System], SystemConfig]:
-    """Validate a system and config name together; errors list the valid names."""
-    cls = get_system(name)
-    return cls, cls.config_named(config)
-
-
-def describe_systems() -> list[dict[str, Any]]:
-    rows = []
-    for name in system_names():
-        try:
-            cls = get_system(name)
-            rows.append(
-                {"name": name, "title": cls.title, "configs": sorted(cls.configs),
-                 "supports": sorted(cls.supports), "available": True, "reason": ""}
-            )
-        except SystemUnavailable as exc:
-            rows.append({"name": name, "title": "", "configs": [], "supports": [],
-                         "available": False, "reason": str(exc)})
-    return rows
