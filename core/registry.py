@@ -19,7 +19,7 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from core.contract import System
-from core.errors import SystemUnavailable, UnknownName
+from core.errors import SystemUnavailable, UnknownName, UsageError
 from core.scenario import Scenario
 
 SYSTEMS_GROUP = "queuebench.systems"
@@ -81,29 +81,45 @@ def describe_systems() -> list[dict[str, Any]]:
 
 
 @cache
-def _scenarios() -> dict[str, Scenario]:
+def _scenarios() -> tuple[dict[str, Scenario], dict[str, str]]:
+    """(loaded scenarios in order, {name: why it cannot be loaded}): a broken plug-in is set
+    aside with its reason instead of taking every other scenario down with it."""
     out: dict[str, Scenario] = {}
+    broken: dict[str, str] = {}
     for name, ep in _group(SCENARIOS_GROUP).items():
-        declared = ep.load()
+        try:
+            declared = ep.load()
+        except Exception as exc:
+            broken[name] = f"{ep.value} cannot be imported: {type(exc).__name__}: {exc}"
+            continue
         if not isinstance(declared, Scenario):
-            raise TypeError(f"scenario {name!r} ({ep.value}) is not a core.scenario.Scenario")
-        if declared.name != name:
-            raise TypeError(f"entry point {name!r} declares a scenario named {declared.name!r}")
-        out[name] = declared
-    return dict(sorted(out.items(), key=lambda kv: (kv[1].order, kv[0])))
+            broken[name] = f"{ep.value} is not a core.scenario.Scenario"
+        elif declared.name != name:
+            broken[name] = f"{ep.value} declares a scenario named {declared.name!r}"
+        else:
+            out[name] = declared
+    return dict(sorted(out.items(), key=lambda kv: (kv[1].order, kv[0]))), broken
 
 
 def scenarios() -> dict[str, Scenario]:
-    """Every registered scenario by name, in run and page order (Scenario.order, then name)."""
-    return dict(_scenarios())
+    """Every loadable registered scenario by name, in run and page order (Scenario.order, then
+    name)."""
+    return dict(_scenarios()[0])
 
 
 def scenario_names() -> list[str]:
-    return list(_scenarios())
+    return list(_scenarios()[0])
+
+
+def broken_scenarios() -> dict[str, str]:
+    """Registered scenarios that cannot be loaded here, with the reason."""
+    return dict(_scenarios()[1])
 
 
 def scenario(name: str) -> Scenario:
-    found = _scenarios()
+    found, broken = _scenarios()
+    if name in broken:
+        raise UsageError(f"scenario {name!r} cannot be loaded: {broken[name]}")
     if name not in found:
         raise UnknownName("scenario", name, list(found))
     return found[name]

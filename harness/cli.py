@@ -61,6 +61,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         table.add_row(scenario.name, scenario.workload or "(the profile's)",
                       ", ".join(f.key for f in scenario.figures if f.headline),
                       scenario.description)
+    for name, reason in registry.broken_scenarios().items():
+        table.add_row(name, "", f"[red]cannot be loaded[/red]: {reason}", "")
     console.print(table)
     return 0
 

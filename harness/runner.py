@@ -138,6 +138,9 @@ def plan(options: RunOptions) -> Plan:
     _check("system", system_list, valid_systems)
     declared = dict(options.scenario_decls) if options.scenario_decls else registry.scenarios()
     scenario_list = options.scenarios or list(declared)
+    if not options.scenario_decls:
+        for name in scenario_list:
+            registry.scenario(name)  # a registered scenario that cannot load says why
     _check("scenario", scenario_list, list(declared))
     if options.workloads:
         _check("workload", options.workloads, workloads.names())

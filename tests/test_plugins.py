@@ -88,3 +88,20 @@ def test_the_plugin_scenario_and_system_run_and_reach_results_summary_and_report
     page = next((tmp_path / "reports" / "out").glob("2*/index.html")).read_text()
     assert 'id="time_to_empty"' in page and "Time to empty" in page
     assert "ListQueue" in page
+
+
+def test_a_scenario_plugin_that_cannot_load_is_named_and_spares_the_others(
+        plugin: dict[str, str], tmp_path: Path) -> None:
+    site = Path(plugin["PYTHONPATH"].split(os.pathsep)[0])
+    entry_points = site / "mypkg-0.1.dist-info" / "entry_points.txt"
+    entry_points.write_text(entry_points.read_text().replace(
+        "[queuebench.scenarios]\n", "[queuebench.scenarios]\nbroken = mypkg.missing:SCENARIO\n"))
+    listed = queuebench(plugin, "list", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "broken" in listed.stdout and "cannot be loaded" in listed.stdout
+    assert "time_to_empty" in listed.stdout and "latency" in listed.stdout
+    run = queuebench(plugin, "run", "--scenarios", "broken", "--out", str(tmp_path / "r"),
+                     cwd=tmp_path)
+    assert run.returncode == 2
+    assert "scenario 'broken' cannot be loaded" in " ".join(run.stdout.split())
+    assert not (tmp_path / "r").exists()
