@@ -271,5 +271,10 @@ class System(ABC):
     def registries(self) -> Registries:
         """Failed / retry / dead / scheduled job ids, read through the system's own data."""
 
+    def queued(self) -> list[str] | None:
+        """The harness job ids still waiting in the queues, where the system can list them
+        cheaply; None (the default) when it cannot, and the crash oracle then goes by pending()."""
+        return None
+
     def close(self) -> None:
         """Release client connections."""

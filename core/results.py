@@ -61,6 +61,7 @@ class Cell:
     metrics: dict[str, Any] = field(default_factory=dict)
     raw: str | None = None
     duration_s: float = 0.0
+    load_before: float | None = None  # the host's 1-minute load average as the cell began
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -21,7 +21,7 @@ names, resolved only by the report, so declaring a scenario imports no plotting 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -51,6 +51,9 @@ class Figure:
     better: "higher", "lower", or None where neither is (a share, a policy's own delay).
     floor: the key of the baseline figure this one is a multiple of (None: no floor ratio).
     floor_workloads: the workloads for which that multiple means something (None: all).
+    floor_match: (param of this figure, param of the floor) that pick which floor cell divides
+      it, e.g. ("concurrency", "connections"): a 10-thread worker against the 10-connection
+      floor; the nearest floor at or above the value, else the largest (None: the only one).
     headline: shown in the summary tables (every figure is in results.json and summary.csv).
     rank: whether "x best" means anything (not for counts where 0 is common).
     """
@@ -61,6 +64,7 @@ class Figure:
     better: Better = None
     floor: str | None = None
     floor_workloads: tuple[str, ...] | None = None
+    floor_match: tuple[str, str] | None = None
     headline: bool = False
     rank: bool = True
 
@@ -83,14 +87,33 @@ class Figure:
         return {"key": self.key, "unit": self.unit, "label": self.label, "better": self.better,
                 "floor": self.floor,
                 "floor_workloads": list(self.floor_workloads) if self.floor_workloads else None,
+                "floor_match": list(self.floor_match) if self.floor_match else None,
                 "headline": self.headline, "rank": self.rank}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Figure:
-        fw = data.get("floor_workloads")
+        fw, fm = data.get("floor_workloads"), data.get("floor_match")
         return cls(str(data["key"]), str(data.get("unit", "")), str(data.get("label", data["key"])),
                    data.get("better"), data.get("floor"), tuple(fw) if fw else None,
+                   (str(fm[0]), str(fm[1])) if fm else None,
                    bool(data.get("headline")), bool(data.get("rank", True)))
+
+    def pick_floor(self, params: Mapping[str, Any], floors: Sequence[tuple[Mapping[str, Any], float]]
+                   ) -> tuple[Mapping[str, Any], float] | None:
+        """Which of `floors` ([(floor params, value)] of this figure's floor figure) divides a
+        figure with `params` (see floor_match)."""
+        if not floors:
+            return None
+        if self.floor_match is None:
+            return floors[0]
+        mine, theirs = self.floor_match
+        want = params.get(mine)
+        keyed = sorted(((float(p[theirs]), p, v) for p, v in floors
+                        if isinstance(p.get(theirs), int | float)), key=lambda t: t[0])
+        if not isinstance(want, int | float) or not keyed:
+            return floors[0]
+        above = [(p, v) for n, p, v in keyed if n >= want]
+        return above[0] if above else (keyed[-1][1], keyed[-1][2])
 
 
 @dataclass(frozen=True)

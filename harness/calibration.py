@@ -69,6 +69,10 @@ class CalibrationSystem(System):
     def pending(self) -> int:
         return sum(int(self.client.llen(queue_key(q))) for q in self.queues)
 
+    def queued(self) -> list[str]:
+        return [json.loads(raw)["args"][0] for q in self.queues
+                for raw in self.client.lrange(queue_key(q), 0, -1)]  # type: ignore[union-attr]
+
     def registries(self) -> Registries:
         failed = [b.decode() if isinstance(b, bytes) else str(b)
                   for b in self.client.lrange(FAILED, 0, -1)]  # type: ignore[union-attr]

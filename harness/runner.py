@@ -250,7 +250,8 @@ def run_cell(scenario: Scenario, spec: CellSpec, repeat: int, redis_url: str, ru
     cid = results.cell_id(spec.scenario, spec.system, spec.config_name, spec.workload, spec.tag,
                           repeat)
     cell = Cell(id=cid, scenario=spec.scenario, system=spec.system, config=spec.config_name,
-                workload=spec.workload, params=dict(spec.params), repeat=repeat)
+                workload=spec.workload, params=dict(spec.params), repeat=repeat,
+                load_before=round(os.getloadavg()[0], 2))
     cell_dir = (run_path / "work" / cid).resolve()
     if cell_dir.exists():
         shutil.rmtree(cell_dir)

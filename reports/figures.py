@@ -583,6 +583,8 @@ def expected_share(weights: Any) -> float | None:
     """Share of the high queue a design promises while both queues are saturated."""
     if weights == "strict":
         return 1.0
+    if weights == "round_robin":
+        return 0.5  # two saturated queues taking turns
     if isinstance(weights, dict) and weights.get("high") is not None:
         total = sum(float(v) for v in weights.values())
         return float(weights["high"]) / total if total else None

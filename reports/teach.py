@@ -18,6 +18,25 @@ from reports.run import FLOOR, Run, dig
 
 fmt = metrics.fmt
 
+# When a sentence may say something: each threshold is the evidence a claim needs.
+FLAT_GAIN_PCT = 10  # more workers than cores gaining less than this: the cores are the limit
+HALF_INTERVAL = (0.35, 0.65)  # a polling p50 in this share of the interval reads "half an interval"
+WHOLE_INTERVAL = (0.8, 1.3)  # a polling p99 in this share of the interval reads "the whole interval"
+CROWDED_SLEEP_JOBS = 2  # this many arrivals per polling sleep: they share one wake-up
+PRODUCER_SHORTFALL = 0.9  # a producer below this share of the offered rate measured a lighter load
+KNEE_FACTOR = 10  # the load step whose p99 exceeds the idle p99 this many times is the knee
+KNEE_RATE_SLACK = 1.05  # a drain rate this close above the knee's rate still lies "at the knee"
+RSS_OVER_PSS = 1.15  # a sum of RSS this much above PSS: copy-on-write sharing worth explaining
+WAIT_TOLERANCE_S = 0.05  # scheduling and clock noise allowed around a retry policy's window
+POLL_SLACK_S = 1.0  # a Sidekiq-style retry without a known poller interval: Sidekiq's own default
+SIDEKIQ_RETRY_BASE_S = 15  # Sidekiq's delay before retry k: k**4 + 15 + rand(10) * (k + 1)
+SIDEKIQ_JITTER_STEPS = 9  # rand(10) draws 0..9
+SAME_CHECK_FRACTION = 0.1  # start errors closer together than this share: one poller check
+POLLER_HALF = (0.3, 0.75)  # a scheduled p50 in this share of the poller interval: "half of it"
+SELF_TIMED_MS = 50  # a delayed job starting within this of its plan was timed by the worker itself
+STRICT_SHARE = 0.95  # the high queue's share at which strict order is confirmed
+PROMISE_TOLERANCE = 0.05  # a weighted share this close to its promise keeps the promise
+
 
 def _row(run: Run, scenario: str, metric: str, system: str, config: str = "default",
          workload: str | None = None, **params: Any) -> dict[str, Any] | None:
@@ -172,7 +191,8 @@ def throughput(run: Run) -> list[str]:
             if at_cores and cores and c1 > cores:
                 flat.append((name(run, system, config), c1, (t1 / at_cores - 1) * 100))
         if flat and cores:
-            stuck = [f"{who} {gain:+.0f} % ({cores} → {c1})" for who, c1, gain in flat if gain < 10]
+            stuck = [f"{who} {gain:+.0f} % ({cores} → {c1})" for who, c1, gain in flat
+                     if gain < FLAT_GAIN_PCT]
             if stuck:
                 out.append(f"Past concurrency {cores} this machine's {cores} cores are the limit; more "
                            f"workers change the {workload} throughput of " + ", ".join(stuck) + ".")
@@ -265,9 +285,10 @@ def latency(run: Run) -> list[str]:
         at = f"at {metrics.fmt_rate(rate)} jobs/s"
         if isinstance(interval, int | float) and interval > 0:
             frac = p50 / (interval * 1e6)
-            if 0.35 <= frac <= 0.65:
+            if HALF_INTERVAL[0] <= frac <= HALF_INTERVAL[1]:
                 tail = (f"; its p99 of {fmt(p99, 'us')} is close to the whole interval"
-                        if p99 and 0.8 <= p99 / (interval * 1e6) <= 1.3 else "")
+                        if p99 and WHOLE_INTERVAL[0] <= p99 / (interval * 1e6) <= WHOLE_INTERVAL[1]
+                        else "")
                 out.append(f"{who}'s median start delay is {fmt(p50, 'us')} with a {interval:g} s "
                            f"polling interval: a polling worker picks a job up half an interval late on "
                            f"average{tail}.")
@@ -280,7 +301,7 @@ def latency(run: Run) -> list[str]:
                             f"less than one {interval:g} s sleep, so they all waited for the same one or two "
                             "wake-ups; where those fell sets the delay (half an interval on average only over "
                             "many wake-ups).")
-                elif crowd >= 2:
+                elif crowd >= CROWDED_SLEEP_JOBS:
                     tail = f": about {crowd:.0f} jobs arrive during each sleep and all wait for the same wake-up."
                 else:
                     tail = "."
@@ -296,7 +317,7 @@ def latency(run: Run) -> list[str]:
         for c in cells:
             offered, achieved = c["metrics"].get("offered_rate"), c["metrics"].get("achieved_rate")
             if isinstance(offered, int | float) and isinstance(achieved, int | float) and offered \
-                    and achieved < 0.9 * offered:
+                    and achieved < PRODUCER_SHORTFALL * offered:
                 out.append(f"Careful with {name(run, system, config)} at {metrics.fmt_rate(offered)} jobs/s offered "
                            f"(repeat {c['repeat']}): the producer reached only {metrics.fmt_rate(achieved)} jobs/s, "
                            "so that cell measured a lighter load than it asked for.")
@@ -310,7 +331,7 @@ def latency_load(run: Run) -> list[str]:
         if len(pts) < 2:
             continue
         base = pts[0]
-        knee = next((p for p in pts[1:] if p["p99"] > 10 * base["p99"]), None)
+        knee = next((p for p in pts[1:] if p["p99"] > KNEE_FACTOR * base["p99"]), None)
         conc = run.config(system, config).get("concurrency")
         ref = next((p["reference"] for p in pts if p["reference"]), None)
         if ref is None:
@@ -320,7 +341,7 @@ def latency_load(run: Run) -> list[str]:
         drain_txt = f"; its measured drain rate is {fmt(ref, 'jobs/s')}" if ref else ""
         if knee:
             before = [p for p in pts if p["rate"] < knee["rate"]] or [base]
-            inside = ref is not None and before[-1]["rate"] <= ref <= knee["rate"] * 1.05
+            inside = ref is not None and before[-1]["rate"] <= ref <= knee["rate"] * KNEE_RATE_SLACK
             out.append(f"{who}: p99 {fmt(base['p99'], 'us')} at {metrics.fmt_rate(base['rate'])}/s, {fmt(knee['p99'], 'us')} at "
                        f"{metrics.fmt_rate(knee['rate'])}/s{drain_txt}. The knee lies between {metrics.fmt_rate(before[-1]['rate'])} and "
                        f"{metrics.fmt_rate(knee['rate'])} jobs/s" + (", where its drain rate lies" if inside else "")
@@ -349,7 +370,7 @@ def memory(run: Run) -> list[str]:
         out.append(f"{who}, {model} at concurrency {m.get('concurrency', '?')}: {fmt(get['idle.uss'], 'bytes')} "
                    f"USS idle, {fmt(get['peak.uss'], 'bytes')} at peak in {procs} process"
                    f"{'es' if procs != 1 else ''}.")
-        if procs > 1 and get["peak.rss"] and get["peak.pss"] and get["peak.rss"] > 1.15 * get["peak.pss"]:
+        if procs > 1 and get["peak.rss"] and get["peak.pss"] and get["peak.rss"] > RSS_OVER_PSS * get["peak.pss"]:
             shared.append(f"{who} {_times(get['peak.rss'] / get['peak.pss'])} "
                           f"({fmt(get['peak.rss'], 'bytes')} against {fmt(get['peak.pss'], 'bytes')})")
     if shared:
@@ -382,7 +403,8 @@ def _planned(policy: dict[str, Any], k: int, options: dict[str, Any] | None = No
         return float(delay), float(delay) + slack
     if "count**4" in str(policy.get("schedule", "")):
         scale = float(policy.get("retry_in_scale") or 1)
-        return (k**4 + 15) * scale, (k**4 + 15 + 9 * (k + 1)) * scale + (slack or 1.0)
+        low = k**4 + SIDEKIQ_RETRY_BASE_S
+        return low * scale, (low + SIDEKIQ_JITTER_STEPS * (k + 1)) * scale + (slack or POLL_SLACK_S)
     if policy.get("retry_backoff"):
         b = float(policy["retry_backoff"]) * 2**k
         return (0.0 if policy.get("retry_jitter") else b), b
@@ -420,8 +442,9 @@ def retries(run: Run) -> list[str]:
         checks = [(k, w, p) for k, w in sorted(waits.items())
                   if (p := _planned(policy, k, options)) is not None]
         if checks:
-            inside = all(p[0] - 0.05 <= x <= p[1] + 0.05 for _, w, p in checks for x in w)
-            early = any(x < p[0] - 0.05 for _, w, p in checks for x in w)
+            inside = all(p[0] - WAIT_TOLERANCE_S <= x <= p[1] + WAIT_TOLERANCE_S
+                         for _, w, p in checks for x in w)
+            early = any(x < p[0] - WAIT_TOLERANCE_S for _, w, p in checks for x in w)
             windows = ", ".join(metrics.fmt_range(p[0], p[1], "s") for _, _, p in checks)
             polled = any(p[1] > p[0] for _, _, p in checks)
             s += (f" Its policy allows {windows} for these waits"
@@ -513,25 +536,26 @@ def scheduled(run: Run) -> list[str]:
         mn = _median(cells, "error_ms.min")
         if isinstance(interval, int | float) and interval > 0:
             frac = p50 / (interval * 1e3)
-            if mn is not None and mx is not None and mx - mn < 0.1 * interval * 1e3:
+            if mn is not None and mx is not None and mx - mn < SAME_CHECK_FRACTION * interval * 1e3:
                 out.append(f"{who}: p50 {fmt(p50, 'ms')} late, and every job within {fmt(mx - mn, 'ms')} of it: "
                            f"the jobs fell due together and all waited for the same check of a poller that runs "
                            f"every {interval:g} s. Where the due time lands in that cycle sets the error, "
                            f"anywhere from 0 to {interval:g} s (half of it on average over many runs).")
-            elif 0.3 <= frac <= 0.75:
+            elif POLLER_HALF[0] <= frac <= POLLER_HALF[1]:
                 out.append(f"{who}: p50 {fmt(p50, 'ms')} late, max {fmt(mx, 'ms')}, with a poller checking every "
                            f"{interval:g} s: a due job waits for the next check, half an interval on average.")
             else:
                 out.append(f"{who}: p50 {fmt(p50, 'ms')} late, max {fmt(mx, 'ms')}, with a {interval:g} s "
                            f"check interval ({frac * 100:.0f} % of it).")
-        elif p50 >= 50 and mn is not None and mx is not None and mx - mn < 0.1 * p50:
+        elif p50 >= SELF_TIMED_MS and mn is not None and mx is not None \
+                and mx - mn < SAME_CHECK_FRACTION * p50:
             out.append(f"{who}: p50 {fmt(p50, 'ms')} late, and every job within {fmt(mx - mn, 'ms')} of it: "
                        "the jobs fell due together and started together, each waiting for the same pass of "
                        "whatever moves due jobs to the queue (no interval for it is in this config).")
         else:
             out.append(f"{who}: p50 {fmt(p50, 'ms')} late, max {fmt(mx, 'ms')}"
                        + (" — no polling interval in its config; a start this close to the planned time means "
-                          "the worker itself timed the job." if p50 < 50 else "."))
+                          "the worker itself timed the job." if p50 < SELF_TIMED_MS else "."))
     return out + unsupported(run, "scheduled")
 
 
@@ -544,7 +568,7 @@ def priority(run: Run) -> list[str]:
         weights = cells[0]["metrics"].get("weights")
         exp = expected_share(weights)
         who = name(run, system, config)
-        if weights == "strict" and share >= 0.95:
+        if weights == "strict" and share >= STRICT_SHARE:
             s = (f"{who}: strict order — the high queue got {share * 100:.1f} % while both were full; "
                  "default jobs wait until high is empty, so a busy high queue can starve them.")
         elif weights == "strict":
@@ -554,12 +578,16 @@ def priority(run: Run) -> list[str]:
                  "it used did not put high first"
                  + (" — with '*' the worker sorts queue names alphabetically, and 'default' comes before "
                     "'high'." if star else "."))
+        elif weights == "round_robin":
+            s = (f"{who} takes turns among its queues (it rotates the order it pops them after every "
+                 f"job): high got {share * 100:.1f} % while both were full. Listing a queue first is "
+                 "no priority here; a separate worker for the high queue is.")
         elif isinstance(weights, dict) and exp is not None:
             w = " : ".join(f"{k} {v}" for k, v in weights.items())
-            close = abs(share - exp) <= 0.05
+            close = abs(share - exp) <= PROMISE_TOLERANCE
             s = (f"{who}: weights {w} promise {exp * 100:.0f} % to high; it processed {share * 100:.1f} %"
                  + (" — as promised." if close else f" — {abs(share - exp) * 100:.0f} points off the promise."))
-            if exp <= 0.5 + 1e-9 and len(weights) > 1 and len(set(weights.values())) == 1:
+            if len(weights) > 1 and len(set(weights.values())) == 1:
                 s += " Equal weights are no priority at all: the queues take turns."
         else:
             s = f"{who}: high got {share * 100:.1f} %."

@@ -62,9 +62,35 @@ def test_warmup_is_the_first_jobs_to_start() -> None:
     assert [r["job"] for r in metrics.drop_warmup(records, 2)] == ["2", "1", "0"]
 
 
-def test_spread_is_median_min_max() -> None:
-    assert summary.spread([3, 1, 2]) == {"median": 2, "min": 1, "max": 3, "repeats": 3}
+def test_spread_is_median_min_max_and_below_five_repeats_its_interval_is_the_min_max() -> None:
+    row = summary.spread([3, 1, 2])
+    assert (row["median"], row["min"], row["max"], row["repeats"]) == (2, 1, 3, 3)
+    assert row["ci"] == [1, 3] and row["interval"] == "min-max" and row["values"] == [1, 2, 3]
     assert summary.spread([])["median"] is None
+
+
+def test_the_bootstrap_interval_of_a_fixed_sample_is_the_known_answer() -> None:
+    """Ten repeats 100..109: the 95 % bootstrap interval of the median lies within the sample,
+    holds the median, and is the same every time (a fixed seed)."""
+    values = [100.0 + i for i in range(10)]
+    low, high, kind = summary.interval(values)
+    assert kind == "bootstrap95"
+    assert 100 <= low < 104.5 < high <= 109
+    assert (low, high) == summary.interval(list(reversed(values)))[:2]
+    assert 101 <= low and high <= 108  # the median's interval is narrower than the sample
+
+
+def test_a_ratio_interval_says_whether_two_systems_differ() -> None:
+    a, b, c = [100.0, 101, 102, 103, 104], [50.0, 51, 52, 49, 50], [99.0, 102, 104, 101, 103]
+    low, high, _ = summary.ratio_interval(a, b)  # type: ignore[misc]
+    assert 1.9 < low < 2.04 < high < 2.13
+    assert summary.overlap(summary.interval(a)[:2], summary.interval(c)[:2])  # no clear difference
+    assert not summary.overlap(summary.interval(a)[:2], summary.interval(b)[:2])
+
+
+def test_a_large_spread_is_flagged_unstable() -> None:
+    assert summary.spread([100, 101, 102]).get("unstable") is None
+    assert summary.spread([100, 150, 102])["unstable"] is True
 
 
 def test_summary_groups_repeats_and_divides_by_the_floor() -> None:

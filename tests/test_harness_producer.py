@@ -91,3 +91,31 @@ def test_paced_producer_stops_when_asked() -> None:
     stats = producer.paced(lambda job: sent.append(job.job_id), jobs(1000), 200.0,
                            should_stop=lambda: len(sent) >= 5)
     assert stats.stopped_early and len(sent) == 5
+
+
+def test_paced_producer_offers_15000_jobs_per_second_with_bounded_lag(redis_client: redis.Redis) -> None:
+    """The known answer for the generator: at 1.5x the fastest drain seen here (~10,000/s), the
+    jobs due at each wake-up go out in one round trip; the achieved rate is within 2 % of the
+    target and every job's lag (push minus plan) is recorded and stays small."""
+    def send_many(batch: list[JobSpec]) -> None:
+        with redis_client.pipeline(transaction=False) as pipe:
+            for job in batch:
+                pipe.lpush("paced", job.planned_ns)
+            pipe.execute()
+
+    stats = producer.paced(lambda job: redis_client.lpush("paced", job.planned_ns), jobs(15_000),
+                           15_000.0, seed=3, send_many=send_many)
+    assert stats.count == 15_000 and not stats.stopped_early
+    assert stats.achieved_rate == pytest.approx(15_000.0, rel=0.02)
+    assert redis_client.llen("paced") == 15_000
+    lag = stats.lag_us()
+    assert len(stats.lags_us()) == 15_000 and min(stats.lags_us()) >= 0  # never early
+    assert lag["p99"] is not None and lag["p99"] < 5_000  # a few ms at most, at full tilt
+    assert len(stats.batches) < 15_000  # due jobs shared round trips
+
+
+def test_a_sparse_paced_producer_wakes_on_time(redis_client: redis.Redis) -> None:
+    """At a sparse rate the producer's lag is its wake-up precision: tens of µs, not the
+    50-100 µs a bare sleep() overshoots by."""
+    stats = producer.paced(lambda job: None, jobs(100), 200.0, seed=5)
+    assert stats.lag_us()["p50"] is not None and stats.lag_us()["p50"] < 50

@@ -79,13 +79,20 @@ def test_a_run_writes_cells_raw_records_and_a_summary(tmp_path: Path, redis_url:
     assert tp.metrics["wall_s"] >= tp.metrics["drain_s"]
     assert len(results.read_raw(path, tp.to_json())) == 55  # warm-up included in a burst's raw
     latency = [c for c in run.cells if c.scenario == "latency"]
-    assert [c.params["load"] for c in latency] == ["idle", "50%"]
+    assert [c.params["load"] for c in latency] == ["idle", "sweep"]
     # a blocking fetch has no sleep to be sparse against: plain Poisson at the idle rate
     assert latency[0].params["arrivals"] == "poisson" and latency[0].params["rate"] == 10.0
     assert "poll_interval_s" not in latency[0].params
-    half = 0.5 * tp.metrics["throughput_per_s"]
-    assert latency[1].params["rate"] == pytest.approx(min(half, 3000.0), rel=0.01)  # capped
-    assert latency[1].params.get("capped_from", half) == pytest.approx(half, rel=0.01)
+    assert latency[0].metrics["generator_lag_us"]["p50"] is not None
+    # the sweep's steps are fractions of the drain rate the throughput cell measured
+    sweep = latency[1].metrics
+    assert latency[1].params["throughput_source"] == "throughput scenario"
+    assert sweep["drain_rate"] == pytest.approx(tp.metrics["throughput_per_s"], rel=0.01)
+    (step,) = sweep["steps"]
+    assert step["fraction"] == 0.5
+    assert step["offered_rate"] == pytest.approx(0.5 * sweep["drain_rate"], rel=0.01)
+    assert step["jobs"] == step["started"] and step["backlog"]
+    assert sweep["max_sustainable_rate"] in (0.0, step["offered_rate"])
     assert (path / "raw" / f"{latency[0].id}.latency.hdr").is_file()
     rows = {(r["scenario"], r["metric"]): r for r in run.summary}
     assert rows[("throughput", "throughput_per_s")]["floor_ratio"] > 0
@@ -272,3 +279,65 @@ def test_a_throughput_budget_bounds_a_slow_drain(tmp_path: Path, redis_url: str)
     assert cell.status == "ok" and cell.metrics["complete"] is False
     assert 10 <= cell.metrics["jobs"] < 100
     assert 5 < cell.metrics["throughput_per_s"] <= 21  # one worker, 50 ms a job
+
+
+def test_the_sweep_finds_the_maximum_sustainable_rate_of_a_known_service_rate(
+        tmp_path: Path, redis_url: str) -> None:
+    """The known answer for saturation: one calibration worker running 5 ms jobs serves at most
+    200 jobs/s. Offered 50 % and 80 % of that it keeps up; offered 130 % its backlog grows; the
+    maximum sustainable rate lands below the service rate, at the last step that kept up."""
+    opts = options(tmp_path, redis_url, scenarios=["throughput", "latency"], workloads=["sleep"],
+                   sizes={"throughput": {"n": 150, "concurrency": [1], "warmup": 5,
+                                         "workload_options": {"sleep": {"ms": 5}}},
+                          "latency": {"idle_rate": 10.0, "fractions": [0.5, 0.8, 1.3],
+                                      "workload_options": {"sleep": {"ms": 5}},
+                                      "step_s": 2.0, "min_jobs": 20, "warmup": 5,
+                                      "p99_bound_ms": 200.0, "sweep_configs": ["default"]}})
+    run, _ = runner.execute(opts)
+    tp = next(c for c in run.cells if c.scenario == "throughput")
+    assert 120 <= tp.metrics["throughput_per_s"] <= 205  # 5 ms a job, some overhead per job
+    sweep = next(c for c in run.cells if c.params.get("load") == "sweep").metrics
+    by_fraction = {s["fraction"]: s for s in sweep["steps"]}
+    assert by_fraction[0.5]["sustainable"] and by_fraction[0.8]["sustainable"]
+    assert not by_fraction[1.3]["sustainable"]
+    assert by_fraction[1.3]["backlog_growth_per_s"] > 0.05 * by_fraction[1.3]["offered_rate"]
+    assert sweep["max_sustainable_rate"] == by_fraction[0.8]["offered_rate"]
+    assert sweep["max_sustainable_rate"] < 200
+
+
+def test_the_crash_oracle_finds_a_planted_loss_and_a_planted_duplicate(
+        tmp_path: Path, redis_url: str) -> None:
+    """Every job id is accounted for: one job taken out of its queue (lost), one run twice
+    (duplicate), the rest completed once."""
+    import redis as redis_py
+
+    from core.contract import JobSpec
+    from core.errors import CellTimeout
+    from harness.calibration import queue_key
+    from harness.scenarios import crash
+    from harness.scenarios.common import CellContext, CellSpec, wait_until
+    from workloads import registry as workloads
+
+    workloads.prepare("noop", tmp_path)
+    system = CalibrationSystem(redis_url, tmp_path)
+    jobs = [JobSpec(f"job-{i}", "noop") for i in range(6)]
+    system.enqueue_many(jobs)
+    client = redis_py.Redis.from_url(redis_url)
+    client.rpop(queue_key("default"))  # the oldest job leaves Redis and goes nowhere: lost
+    system.enqueue(jobs[3])  # job-3 enqueued a second time: it will run twice
+    spec = CellSpec("crash", "calibration", "default", system.config, "noop",
+                    system_cls=CalibrationSystem)
+    ctx = CellContext(spec, redis_url, tmp_path, 0)
+    try:
+        ctx.start(system)
+        try:
+            wait_until(lambda: len(ctx.tail.measured()) >= 6, 10, "six runs")
+        except CellTimeout:
+            pass
+        counts, states = crash.account([j.job_id for j in jobs], ctx.tail.measured(),
+                                       system.registries(), crash.queued_now(system))
+    finally:
+        ctx.close()
+        client.close()
+    assert counts == {"completed": 4, "duplicate": 1, "failed": 0, "pending": 0, "lost": 1}
+    assert states["job-0"] == "lost" and states["job-3"] == "duplicate"

@@ -66,7 +66,7 @@ def rec(job: str, outcome: str = "ok") -> dict:
 def test_crash_classification_puts_every_job_in_one_bin() -> None:
     records = [rec("a"), rec("b"), rec("b"), rec("c", "error")]
     regs = Registries(failed=["c"], retry=["d"])
-    counts, states = crash.classify(["a", "b", "c", "d", "e", "f"], records, regs, queued=1)
+    counts, states = crash.account(["a", "b", "c", "d", "e", "f"], records, regs, queued=1)
     assert states == {"a": "completed", "b": "duplicate", "c": "failed", "d": "pending",
                       "e": "pending", "f": "lost"}
     assert counts == {"completed": 1, "duplicate": 1, "failed": 1, "pending": 2, "lost": 1}

@@ -127,3 +127,27 @@ def test_ctrl_c_on_queuebench_run_keeps_cells_and_leaves_nothing(tmp_path: Path,
     assert data["partial"] is True
     assert data["cells"] and all(c["scenario"] == "throughput" for c in data["cells"])
     assert leftovers(path) == []
+
+
+@pytest.mark.parametrize("system", ["resque_clone", "sidekiq_clone"])
+def test_memory_at_equal_jobs_in_flight_counts_what_each_job_holds(
+        system: str, tmp_path: Path, redis_url: str) -> None:
+    """The memory calibration: four jobs at once, each holding a known 40 MiB. Forked children
+    (Resque: a child per job) and threads (Sidekiq) alike, the tree's peak PSS exceeds its idle
+    PSS by about 40 MiB per job in flight, and each job's process reports its own memory."""
+    cls = system_or_skip(system)
+    hold = {"hold": {"alloc_mb": 40, "ms": 400}}
+    opts = runner.RunOptions(
+        profile=TINY, scenario_decls=tiny(memory={"in_flight": [4], "rounds": 2, "idle_s": 0.5,
+                                                  "warmup": 1, "workload_options": hold}),
+        system_classes={system: cls}, scenarios=["memory"], configs=["default"],
+        workloads=["hold"], out=tmp_path, redis_url=redis_url, build_report=False)
+    run, _ = runner.execute(opts)
+    (cell,) = run.cells
+    assert cell.status == "ok", cell.reason
+    m = cell.metrics
+    assert m["observed_in_flight"] == 4
+    per_job = m["peak_over_idle_per_job"]["pss"] / 2**20
+    assert 34 <= per_job <= 52, f"{per_job:.1f} MiB per job in flight"
+    assert m["job_process"]["uss"] and m["job_process"]["pss"]  # each job's own process, at its end
+    assert m["model"] == ("fork-per-job" if system == "resque_clone" else "threads")

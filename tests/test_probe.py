@@ -146,3 +146,31 @@ def test_cost_of_the_bare_write_floor(benchmark: Any, tmp_path: Path) -> None:
     finally:
         os.close(fd)
     assert (tmp_path / "floor.jsonl").stat().st_size % len(line) == 0
+
+
+def test_in_a_memory_cell_a_record_carries_the_job_process_memory(run_dir: Path) -> None:
+    """With the memory flag in the run directory, a record holds the USS and PSS of the process
+    that ran the job, read at the job's end: a job that touched 30 MiB shows them."""
+    (run_dir / probe.MEMORY_FLAG).touch()
+    script = textwrap.dedent(
+        """
+        from core import probe
+        def job():
+            global block
+            block = bytearray(30 * 2**20)
+            for i in range(0, len(block), 4096):
+                block[i] = 1
+        probe.run("demo", "big", 1, job)
+        probe.run("demo", "small", 1, lambda: None)
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], env=dict(os.environ), timeout=60, check=True)
+    by_job = {r["job"]: r for r in records(run_dir)}
+    assert by_job["big"]["uss"] >= 30 * 2**20 and by_job["big"]["pss"] >= by_job["big"]["uss"] // 2
+    assert "uss" in by_job["small"]
+
+
+def test_without_the_flag_a_record_has_no_memory_fields(run_dir: Path) -> None:
+    probe.run("demo", "job", 1, lambda: None)
+    [rec] = records(run_dir)
+    assert "uss" not in rec and "pss" not in rec

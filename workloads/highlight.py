@@ -1,8 +1,12 @@
 """highlight: the CPU-bound job. Load a snippet by id, highlight it with pygments (lexer by
-language, HtmlFormatter), store the HTML. This is the seed app's job, done in-process."""
+language, HtmlFormatter), store the HTML. This is the seed app's job, done in-process.
+
+hold_ms (default 0) keeps the job, and what it allocated, alive that much longer after the
+work: the memory scenario's way of making every job last long enough to be sampled."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from pygments import highlight
@@ -21,7 +25,7 @@ class Highlight(Workload):
     name = "highlight"
     kind = "cpu"
     description = "pygments-highlight a stored snippet (200 B - 20 KB) and save the HTML"
-    defaults = {"store_size": 200, "seed": 1}
+    defaults = {"store_size": 200, "seed": 1, "hold_ms": 0}
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
@@ -38,7 +42,10 @@ class Highlight(Workload):
 
     def perform(self, snippet_id: int) -> None:  # type: ignore[override]
         snippet = self.store.get(snippet_id)
-        self.store.save_html(snippet.id, render(snippet.language, snippet.code))
+        html = render(snippet.language, snippet.code)
+        self.store.save_html(snippet.id, html)
+        if self.options["hold_ms"]:
+            time.sleep(float(self.options["hold_ms"]) / 1000)
 
     def verify(self, payloads: list[list[Any]]) -> None:
         missing = self.store.without_html(sorted({p[0] for p in payloads}))

@@ -30,6 +30,7 @@ BUILTIN: dict[str, str] = {
     "noop": "workloads.noop:Noop",
     "sleep": "workloads.sleep:Sleep",
     "flaky": "workloads.flaky:Flaky",
+    "hold": "workloads.hold:Hold",
 }
 
 _cache: dict[tuple[str, str], Workload] = {}

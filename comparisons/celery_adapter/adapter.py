@@ -52,7 +52,11 @@ LOCAL_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
 
 def _config(name: str, pool: str, concurrency: int, **options: Any) -> SystemConfig:
     base = {"pool": pool, "queues": list(QUEUES), "broker": "redis", "acks_late": False,
-            "reject_on_worker_lost": False, "prefetch_multiplier": 4, "loglevel": "WARNING"}
+            "reject_on_worker_lost": False, "prefetch_multiplier": 4, "loglevel": "WARNING",
+            # kombu's Redis transport rotates the order of the queues it BRPOPs after every
+            # message (transport option queue_order_strategy, default round_robin): listing
+            # "high" first gives it no priority
+            "queue_order": "round_robin"}
     return SystemConfig(name=name, processes=1, concurrency=concurrency,
                         options={**base, **options})
 
@@ -82,7 +86,7 @@ class CelerySystem(System):
                              reject_on_worker_lost=True),
         "rabbitmq": _config("rabbitmq", "prefork", 2, broker="amqp"),
     }
-    supports = frozenset({"retries", "delay", "recovery"})  # recovery: the acks_late config
+    supports = frozenset({"retries", "delay", "recovery", "priority"})  # recovery: acks_late
 
     def __init__(self, redis_url: str, run_dir: Path | str, config: SystemConfig | str = "default"):
         super().__init__(redis_url, run_dir, config)

@@ -116,8 +116,8 @@ def hop_once(url: str, n: int, rng: random.Random) -> dict[str, float]:
     client.flushdb()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "hop.jsonl"
-        proc = subprocess.Popen([sys.executable, "-m", "core.hop", url, hop.KEY,
-                                 str(n + 5), str(out)], stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen([sys.executable, "-m", "core.hop", url, hop.KEY, str(out),
+                                 "--count", str(n + 5)], stdin=subprocess.DEVNULL)
         try:
             time.sleep(0.5)  # the consumer is up and blocked before the first push
             for _ in range(n + 5):

@@ -99,6 +99,7 @@ class RecordTail:
         self.directory = probe.records_dir(run_dir)
         self.offsets: dict[Path, int] = {}
         self.records: list[dict[str, Any]] = []
+        self.first_start: dict[str, int] = {}  # job id -> start of its earliest attempt so far
 
     def poll(self) -> list[dict[str, Any]]:
         if self.directory.is_dir():
@@ -110,9 +111,14 @@ class RecordTail:
                 end = data.rfind(b"\n") + 1
                 for line in data[:end].splitlines():
                     try:
-                        self.records.append(json.loads(line))
+                        rec = json.loads(line)
                     except json.JSONDecodeError:
                         continue
+                    self.records.append(rec)
+                    job, start = rec.get("job"), rec.get("start")
+                    if isinstance(job, str) and isinstance(start, int) \
+                            and start < self.first_start.get(job, start + 1):
+                        self.first_start[job] = start
                 self.offsets[path] = offset + end
         return self.records
 

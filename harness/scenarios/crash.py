@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import signal
+import statistics
 import time
 from dataclasses import replace
 from typing import Any
@@ -38,7 +39,8 @@ def cells(system_cls: type[System], configs: list[str], workloads: list[str],
                  params={"target": target, "n": int(sizes.get("n", 10)),
                          "ms": int(sizes.get("ms", 300)),
                          "window_s": float(sizes.get("window_s", 10.0)),
-                         "warmup": int(sizes.get("warmup", 1))},
+                         "warmup": int(sizes.get("warmup", 1)),
+                         "trials": int(sizes.get("trials", 1))},
                  tag=target, system_cls=system_cls)
         for name in configs
         for target in sizes.get("targets", ["worker", "child"])
@@ -63,11 +65,24 @@ def forked_children(group: WorkerGroup) -> list[int]:
     return [pid for _, pid in sorted(out, reverse=True)]
 
 
-def classify(ids: list[str], records: list[dict[str, Any]], regs: Any, queued: int) -> tuple[dict[str, int], dict[str, str]]:
+OUTCOMES = ("completed", "duplicate", "failed", "pending", "lost")
+TAKE_TIMEOUT_S = 20  # a worker takes its first job well within this after the enqueue
+CHILD_WAIT_S = 1.5  # how long to look for a forked child before saying the system forks none
+REAP_TIMEOUT_S = 10  # the killed worker is reaped within this
+
+
+def account(ids: list[str], records: list[dict[str, Any]], regs: Any,
+            queued: list[str] | int) -> tuple[dict[str, int], dict[str, str]]:
+    """The oracle: every job id in exactly one state. completed (one successful run), duplicate
+    (more than one), failed (in the failed list or dead set), pending (in a retry or scheduled
+    set, or still queued), lost (nowhere, never completed). `queued` is the ids still in the
+    queues where the system can list them (System.queued), else only their number: then the
+    first that many unaccounted ids, in enqueue order (queues are FIFO), count as pending."""
     ok_count: dict[str, int] = {}
     for rec in records:
         if rec.get("outcome") == "ok":
             ok_count[rec["job"]] = ok_count.get(rec["job"], 0) + 1
+    waiting = set(queued) if isinstance(queued, list) else set()
     states: dict[str, str] = {}
     unaccounted = []
     for job in ids:
@@ -78,31 +93,39 @@ def classify(ids: list[str], records: list[dict[str, Any]], regs: Any, queued: i
             states[job] = "duplicate"
         elif job in regs.failed or job in regs.dead:
             states[job] = "failed"
-        elif job in regs.retry or job in regs.scheduled:
+        elif job in regs.retry or job in regs.scheduled or job in waiting:
             states[job] = "pending"
         else:
             unaccounted.append(job)
-    # still queued: the system gives a count, not ids; the rest are nowhere
+    count = 0 if isinstance(queued, list) else queued
     for i, job in enumerate(unaccounted):
-        states[job] = "pending" if i < queued else "lost"
-    counts = {k: 0 for k in ("completed", "duplicate", "failed", "pending", "lost")}
+        states[job] = "pending" if i < count else "lost"
+    counts = {k: 0 for k in OUTCOMES}
     for state in states.values():
         counts[state] += 1
     return counts, states
 
 
-def run(ctx: CellContext) -> dict[str, Any]:
+def queued_now(system: System) -> list[str] | int:
+    """The ids still queued, where the system can list them; else how many there are."""
+    ids = system.queued()
+    return ids if ids is not None else system.pending()
+
+
+def trial(ctx: CellContext, index: int) -> dict[str, Any]:
+    """One kill: n sleeping jobs, SIGKILL mid-job, the supervisor's restart, a recovery window,
+    then every job id accounted for."""
     p = ctx.params
     n, target = int(p["n"]), p["target"]
     system = ctx.system()
     group = ctx.start_warm(system, int(p["warmup"]))
-    jobs = ctx.jobs(n)
+    jobs = ctx.jobs(n, prefix=f"t{index}-")
     order = [j.job_id for j in jobs]
     system.enqueue_many(jobs)
-    wait_until(lambda: system.pending() < n, 20, "a worker to take a job")
+    wait_until(lambda: system.pending() < n, TAKE_TIMEOUT_S, "a worker to take a job")
     time.sleep(int(p["ms"]) / 2000)  # mid-job
     if target == "child":
-        deadline = time.monotonic() + 1.5
+        deadline = time.monotonic() + CHILD_WAIT_S
         children = forked_children(group)
         while not children and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -122,7 +145,7 @@ def run(ctx: CellContext) -> dict[str, Any]:
     if target == "worker" or not procs.alive([group.pids[0]]):
         for proc in group.processes:
             if proc.pid == victim:
-                proc.wait(timeout=10)
+                proc.wait(timeout=REAP_TIMEOUT_S)
         # the supervisor restarts the one dead worker (not a whole new group)
         ctx.start(system if ctx.config.processes == 1
                   else ctx.system(replace(ctx.config, processes=1)))
@@ -133,16 +156,13 @@ def run(ctx: CellContext) -> dict[str, Any]:
     except CellTimeout:
         pass
     recovery_end = time.time_ns()
-    records = ctx.tail.measured()
-    counts, states = classify(order, records, system.registries(), system.pending())
+    records = [r for r in ctx.tail.measured() if r["job"] in set(order)]
+    counts, states = account(order, records, system.registries(), queued_now(system))
     recovered = [r["end"] for r in records
                  if r["job"] in set(at_risk) and r.get("outcome") == "ok" and r["start"] >= kill_ns]
     return {
-        "target": target,
-        "jobs": n,
         "counts": counts,
         "recovery_s": round((min(recovered) - kill_ns) / 1e9, 4) if recovered else None,
-        "window_s": window,
         "at_risk": [{"job": j, "final": states[j]} for j in at_risk],
         "states": states,
         "restarted": restarted,
@@ -150,7 +170,42 @@ def run(ctx: CellContext) -> dict[str, Any]:
         "observed_s": round((recovery_end - kill_ns) / 1e9, 3),
         "completions_after_kill": sum(1 for r in records if r.get("outcome") == "ok"
                                       and r["end"] >= kill_ns),
-        "records_total": len(metrics.by_job(records)),
+    }
+
+
+def reset(ctx: CellContext) -> None:
+    """Between trials: every process stopped, a clean database, so trials do not mix."""
+    from core.redis_server import claim_database
+
+    ctx.close()
+    claim_database(ctx.redis_url)
+
+
+def run(ctx: CellContext) -> dict[str, Any]:
+    p = ctx.params
+    trials = max(1, int(p.get("trials", 1)))
+    done = []
+    for index in range(trials):
+        if index:
+            reset(ctx)
+        done.append(trial(ctx, index))
+    counts = {k: sum(t["counts"][k] for t in done) for k in OUTCOMES}
+    recoveries = [t["recovery_s"] for t in done if t["recovery_s"] is not None]
+    return {
+        "target": p["target"],
+        "jobs": int(p["n"]) * trials,
+        "trials": trials,
+        "counts": counts,
+        "per_trial": [t["counts"] for t in done],
+        "recovery_s": round(statistics.median(recoveries), 4) if recoveries else None,
+        "window_s": float(p["window_s"]),
+        "at_risk": [j for t in done for j in t["at_risk"]],
+        "states": {j: s for t in done for j, s in t["states"].items()},
+        "restarted": all(t["restarted"] for t in done),
+        "killed_pid": done[-1]["killed_pid"],
+        "observed_s": round(statistics.median(t["observed_s"] for t in done), 3),
+        "completions_after_kill": sum(t["completions_after_kill"] for t in done),
+        "records_total": len(metrics.by_job(ctx.tail.measured())),
     }
 
 
@@ -178,7 +233,8 @@ SCENARIO = Scenario(
         "default": Plan({"n": 6, "ms": 300, "window_s": 3.0, "warmup": 1,
                          "targets": ["worker", "child"]},
                         configs=("default", "reliable", "acks_late")),
-        "full": Plan({"n": 20, "ms": 500, "window_s": 15.0, "warmup": 2,
+        # 4 trials x 5 repeats: at least 20 kills per system, config and target
+        "full": Plan({"n": 20, "ms": 500, "window_s": 15.0, "warmup": 2, "trials": 4,
                       "targets": ["worker", "child"]}, configs=("*",)),
     },
     cells=cells,

@@ -4,7 +4,9 @@ each gets.
 n jobs go to each queue before the workers start, so both stay full while the first n jobs run;
 the share is counted over those first n starts. Strict order (Resque, RQ, Sidekiq without
 weights) gives high everything; weighted random fetch (Sidekiq weights) gives each queue about
-its weight's share.
+its weight's share; a worker that takes turns among its queues (Celery on Redis: kombu rotates
+the queues it pops after every message) gives each saturated queue an equal share. The config
+says which (options "weights", or "queue_order"; strict when neither).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def run(ctx: CellContext) -> dict[str, Any]:
     processed = {"high": sum(1 for r in first if r["job"].startswith("high-")),
                  "default": sum(1 for r in first if r["job"].startswith("default-"))}
     options = ctx.config.options
-    weights = options.get("weights") or options.get("queue_weights") or "strict"
+    weights = options.get("weights") or options.get("queue_order") or "strict"
     return {
         "weights": weights,
         "processed": processed,

@@ -45,6 +45,7 @@ def cells(system_cls: type[System], configs: list[str], workloads: list[str],
                 config = scaled(base, int(c))
                 out.append(CellSpec(
                     "throughput", system_cls.name, name, config, workload,
+                    workload_options=dict(sizes.get("workload_options", {}).get(workload, {})),
                     params={"n": n, "concurrency": total(config), "unit": concurrency_unit(base),
                             "processes": config.processes, "threads": config.concurrency,
                             "warmup": int(sizes.get("warmup", 20)),
@@ -104,7 +105,9 @@ SCENARIO = Scenario(
            "worker boot, is reported separately. Median of the repeats, bars show min–max.",
     figures=(
         Figure("throughput_per_s", "jobs/s", "throughput", "higher", floor="throughput_per_s",
-               floor_workloads=("noop",), headline=True),  # the floor pops empty jobs
+               floor_workloads=("noop",),  # the floor pops empty jobs
+               floor_match=("concurrency", "connections"),  # N threads: the N-connection floor
+               headline=True),
         Figure("wall_s", "s", "wall time incl. boot", "lower", headline=True),
     ),
     key_params=("n", "concurrency"),
