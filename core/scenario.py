@@ -119,11 +119,14 @@ class Figure:
 @dataclass(frozen=True)
 class Plan:
     """What one profile runs of a scenario: sizes (the scenario's own knobs), the workloads (when
-    the scenario has no fixed one) and the named configs ("*" = every config of a system)."""
+    the scenario has no fixed one) and the named configs ("*" = every config of a system).
+    in_profile=False: the profile runs it only when asked for by name (--scenarios), e.g. a
+    ten-minute soak that belongs to the full profile but can be tried briefly in another."""
 
     sizes: Mapping[str, Any]
     workloads: tuple[str, ...] = ("noop",)
     configs: tuple[str, ...] = ("default",)
+    in_profile: bool = True
 
 
 @dataclass(frozen=True)

@@ -137,7 +137,8 @@ def plan(options: RunOptions) -> Plan:
     system_list = options.systems or valid_systems
     _check("system", system_list, valid_systems)
     declared = dict(options.scenario_decls) if options.scenario_decls else registry.scenarios()
-    scenario_list = options.scenarios or list(declared)
+    scenario_list = options.scenarios or [name for name, s in declared.items()
+                                          if s.plan(options.profile.name).in_profile]
     if not options.scenario_decls:
         for name in scenario_list:
             registry.scenario(name)  # a registered scenario that cannot load says why

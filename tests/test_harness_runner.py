@@ -36,12 +36,13 @@ TINY_SIZES: dict[str, dict[str, Any]] = {
     "crash": {"n": 3, "ms": 300, "window_s": 1.0, "warmup": 1, "targets": ["worker", "child"]},
     "scheduled": {"n": 2, "delay_s": 0.5, "window_s": 3.0},
     "priority": {"n": 10},
+    "soak": {"duration_s": 3.0, "fraction": 0.25, "warmup": 2},
 }
 
 
 def tiny(**sizes: dict[str, Any]) -> dict[str, Scenario]:
     """The registered scenarios with a "tiny" plan: TINY_SIZES, or the sizes given by name."""
-    return {name: replace(s, profiles={"tiny": Plan(sizes.get(name, TINY_SIZES[name]))})
+    return {name: replace(s, profiles={"tiny": Plan(sizes.get(name, TINY_SIZES.get(name, {})))})
             for name, s in registry.scenarios().items()}
 
 
@@ -341,3 +342,27 @@ def test_the_crash_oracle_finds_a_planted_loss_and_a_planted_duplicate(
         client.close()
     assert counts == {"completed": 4, "duplicate": 1, "failed": 0, "pending": 0, "lost": 1}
     assert states["job-0"] == "lost" and states["job-3"] == "duplicate"
+
+
+def test_a_soak_turns_a_leak_into_a_slope(tmp_path: Path, redis_url: str) -> None:
+    """The soak's known answer: jobs that each keep 0.2 MiB for good, 50 a second, grow the
+    worker by ~10 MiB a second (36 GiB an hour); the same jobs without the leak stay flat."""
+    def soak(leak: bool) -> dict[str, Any]:
+        hold = {"hold": {"alloc_mb": 0.2, "ms": 0, "leak": leak}}
+        opts = options(tmp_path / str(leak), redis_url, scenarios=["soak"], sizes={
+            "soak": {"duration_s": 6.0, "fraction": 0.25, "warmup": 2, "workload_options": hold}})
+        assert opts.scenario_decls is not None
+        opts.scenario_decls["soak"] = replace(opts.scenario_decls["soak"], workload="hold")
+        run, _ = runner.execute(opts)
+        (cell,) = run.cells
+        assert cell.status == "ok", cell.reason
+        return cell.metrics
+
+    from harness.scenarios import soak as soak_scenario
+
+    assert soak_scenario.slope_per_hour([(0.0, 1.0), (1.0, 2.0), (2.0, 3.0)]) == 3600.0
+    # the calibration worker serves ~200 jobs/s of 0 ms jobs; a quarter: ~50 jobs/s
+    leaking = soak(True)
+    assert leaking["slope_mib_per_h"]["pss"] > 5_000  # MiB/h: a leak is a number
+    flat = soak(False)
+    assert abs(flat["slope_mib_per_h"]["pss"]) < 200

@@ -53,12 +53,15 @@ class CellSpec:
 def default_cells(scenario: str, system_cls: type[System] | None, configs: list[str],
                   workloads: list[str], sizes: dict[str, Any]) -> list[CellSpec]:
     """One cell per config and workload, the profile's sizes as its params (a baseline scenario:
-    one cell per workload, run as the floor)."""
+    one cell per workload, run as the floor); sizes["workload_options"][workload], if any, are
+    the workload's options."""
+    options = sizes.get("workload_options", {})
+    params = {k: v for k, v in sizes.items() if k != "workload_options"}
     if system_cls is None:
-        return [CellSpec(scenario, FLOOR, FLOOR_CONFIG, None, w, params=dict(sizes))
-                for w in workloads]
+        return [CellSpec(scenario, FLOOR, FLOOR_CONFIG, None, w, dict(options.get(w, {})),
+                         params=dict(params)) for w in workloads]
     return [CellSpec(scenario, system_cls.name, name, system_cls.configs[name], w,
-                     params=dict(sizes), system_cls=system_cls)
+                     dict(options.get(w, {})), params=dict(params), system_cls=system_cls)
             for name in configs for w in workloads]
 
 
