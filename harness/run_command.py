@@ -2,7 +2,11 @@
 
     queuebench run [--profile quick|default|full] [--systems a,b] [--scenarios a,b]
                    [--workload NAME] [--configs NAME|SYSTEM:NAME,...] [--redis-url URL]
-                   [--out DIR] [--repeat N] [--no-report]
+                   [--out DIR] [--report-dir DIR] [--repeat N] [--no-report]
+
+A run writes only where it is told: results under --out (default results/), the report under
+--report-dir, which defaults to reports/out/ with the default --out and to <out>/reports/ when
+--out is given (so a run into a scratch directory leaves the checkout's reports/out/ alone).
 
 Shows one progress bar with an ETA, prints the summary table at the end, and builds the report.
 Ctrl-C stops every process, keeps the finished cells and marks the run partial (exit code 130).
@@ -31,6 +35,9 @@ from core.results import Cell, Run
 from core.scenario import Scenario
 from harness import profiles
 
+DEFAULT_OUT = Path("results")
+DEFAULT_REPORTS = Path("reports/out")
+
 console = Console()
 if not console.is_terminal:
     console = Console(width=160)  # a log file or CI: wide enough for the summary table
@@ -55,7 +62,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                           "SYSTEM:NAME, comma-separated")
     parser.add_argument("--redis-url", help="an existing Redis (a database queuebench owns); "
                                             "default: REDIS_URL, else a private embedded Redis")
-    parser.add_argument("--out", default="results", help="results directory (default: results)")
+    parser.add_argument("--out", default=None,
+                        help=f"results directory (default: {DEFAULT_OUT})")
+    parser.add_argument("--report-dir", default=None,
+                        help=f"where the report goes (default: {DEFAULT_REPORTS} with the default "
+                             "--out, else <out>/reports)")
     parser.add_argument("--repeat", type=int, default=None, help="repeats of every cell")
     parser.add_argument("--no-report", action="store_true", help="do not build the HTML report")
 
@@ -108,6 +119,13 @@ def not_ok_table(run: Run) -> Table | None:
     return table
 
 
+def report_dir(args: argparse.Namespace) -> Path:
+    """Where this run's report goes (see the module docstring)."""
+    if args.report_dir:
+        return Path(args.report_dir)
+    return DEFAULT_REPORTS if not args.out else Path(args.out) / "reports"
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from harness import runner
 
@@ -116,7 +134,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             profile=profiles.get(args.profile),
             systems=_names(args.systems), scenarios=_names(args.scenarios),
             workloads=_names(args.workload), configs=_names(args.configs),
-            repeats=args.repeat, out=Path(args.out), redis_url=args.redis_url,
+            repeats=args.repeat, out=Path(args.out) if args.out else DEFAULT_OUT,
+            redis_url=args.redis_url,
             argv=list(getattr(args, "argv", []) or []), build_report=not args.no_report,
         )
         runner.plan(options)  # reject bad names before anything starts
@@ -148,7 +167,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     console.print(f"results: {run_path / 'results.json'}")
     status = 0
     if options.build_report:
-        ok, message = runner.build_report(run_path)
+        ok, message = runner.build_report(run_path, report_dir(args))
         console.print(message if ok else f"[red]{message}[/red]")
         status = 0 if ok else 1
     if run.partial:

@@ -410,18 +410,13 @@ def _run_cells(the_plan: Plan, run: Run, run_path: Path, url: str,
                 progress(cell.id, done, total, cell)
 
 
-def build_report(run_path: Path) -> tuple[bool, str]:
-    """Call the report builder if the reports package offers one; never lose the results."""
+def build_report(run_path: Path, out_root: Path) -> tuple[bool, str]:
+    """Build the run's report under out_root; a failure is a message, never lost results."""
+    from reports import build
+
     try:
-        import reports
-    except ImportError:
-        return False, f"reports are unavailable here; later: queuebench report {run_path}"
-    build = getattr(reports, "build", None)
-    if not callable(build):
-        return False, (f"the reports package has no build() yet; `queuebench report {run_path}` "
-                       "is unavailable")
-    try:
-        out = build(run_path)
+        out = build(run_path, out_root)
     except Exception as exc:
-        return False, f"the report failed ({type(exc).__name__}: {exc}); results are in {run_path}"
-    return True, f"report: {out}"
+        return False, (f"the report failed ({type(exc).__name__}: {exc}); results are in "
+                       f"{run_path}; retry with `queuebench report {run_path}`")
+    return True, f"report: {out} (and {out_root / 'latest'})"

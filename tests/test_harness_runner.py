@@ -366,3 +366,27 @@ def test_a_soak_turns_a_leak_into_a_slope(tmp_path: Path, redis_url: str) -> Non
     assert leaking["slope_mib_per_h"]["pss"] > 5_000  # MiB/h: a leak is a number
     flat = soak(False)
     assert abs(flat["slope_mib_per_h"]["pss"]) < 200
+
+
+def test_a_run_writes_only_where_it_is_told(tmp_path: Path, redis_url: str,
+                                            monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """--out puts the results and, beside them, the report; the current directory's
+    reports/out/ (and its latest/) is left alone, and the run says where it wrote."""
+    from harness.cli import main
+
+    cwd = tmp_path / "checkout"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    out = tmp_path / "scratch"
+    assert main(["run", "--profile", "quick", "--systems", "rq", "--scenarios", "priority",
+                 "--redis-url", redis_url, "--out", str(out)]) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    assert not (cwd / "reports").exists()
+    (page,) = (out / "reports").glob("2*/index.html")
+    assert (out / "reports" / "latest" / "index.html").is_file()
+    assert str(page) in printed.replace(" ", "") or page.name in printed
+    other = tmp_path / "elsewhere"
+    assert main(["run", "--profile", "quick", "--systems", "rq", "--scenarios", "priority",
+                 "--redis-url", redis_url, "--out", str(out), "--report-dir", str(other)]) == 0
+    assert list(other.glob("2*/index.html")) and not (cwd / "reports").exists()
