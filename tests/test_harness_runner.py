@@ -176,7 +176,7 @@ def test_unknown_names_are_rejected_before_anything_starts(tmp_path: Path, redis
 
 
 @pytest.mark.parametrize(("flag", "words"), [
-    ("--systems=nope", "valid systems: resque_clone, sidekiq_clone, rq, celery"),
+    ("--systems=nope", "valid systems: resque_clone, sidekiq_clone, sidekiq_ruby, rq, celery"),
     ("--scenarios=floor,nope", "valid scenarios: floor, throughput, latency"),
     ("--workload=nope", "valid workloads:"),
     ("--profile=nope", "valid profiles: quick, default, full"),

@@ -85,7 +85,7 @@ def test_the_plugin_scenario_and_system_run_and_reach_results_summary_and_report
     figures = {(r["scenario"], r["system"], r["metric"]) for r in data["summary"]}
     assert ("time_to_empty", "listqueue", "empty_after_s") in figures
     assert ("throughput", "listqueue", "throughput_per_s") in figures
-    page = next((tmp_path / "reports" / "out").glob("2*/index.html")).read_text()
+    page = next((tmp_path / "results" / "reports").glob("2*/index.html")).read_text()
     assert 'id="time_to_empty"' in page and "Time to empty" in page
     assert "ListQueue" in page
 

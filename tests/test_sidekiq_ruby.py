@@ -306,7 +306,10 @@ def test_the_default_config_serves_high_strictly_first(sidekiq: Any, workload_fa
                                                        run_dir: Path) -> None:
     workload_factory("noop")
     counts = first_starts(sidekiq, "default", run_dir, 120)
-    assert counts["high"] >= 117, counts  # ten threads: a start stamp may trail a later pop
+    # Ten threads: the last high pop is the 120th, and the nine other threads may pop (and
+    # stamp) a default job before a high job popped earlier stamps its start. So at most nine
+    # default jobs among the first 120 starts; weighted fetching puts about twenty there.
+    assert counts["high"] >= 111, counts
 
 
 def test_a_job_for_a_queue_the_config_does_not_work_is_refused_and_nothing_is_pushed(
