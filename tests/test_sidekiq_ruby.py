@@ -527,3 +527,24 @@ def test_with_ruby_the_registry_hands_over_the_class(ruby: None) -> None:
     assert registry.system(NAME) is SidekiqRuby
     assert SidekiqRuby.order == 25 and "6.4.1" in SidekiqRuby.title
     assert math.isclose(SidekiqRuby.configs["default"].options["poll_interval"], 1.0)
+
+
+def test_a_flaky_job_waiting_for_the_sqlite_lock_lets_the_other_threads_run(
+        ruby: None, tmp_path: Path) -> None:
+    # One thread holds the attempts table's write lock for 0.3 s while another job wants it.
+    # Waiting in C (sqlite3-ruby 1.4's busy_timeout) would hold the GVL, so the holder could
+    # never commit and every thread, Sidekiq's heartbeat included, would stop for 30 s.
+    script = f"""
+        require {str(JOBS_RB)!r}
+        flaky = Queuebench::Workloads::Flaky
+        holder = Thread.new {{ db = flaky.db; db.transaction(:exclusive); sleep 0.3; db.commit }}
+        sleep 0.1
+        started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+        Thread.new {{ flaky.perform({{"fail_first" => 0}}, "k") }}.join
+        holder.join
+        puts Process.clock_gettime(Process::CLOCK_MONOTONIC) - started
+    """
+    env = {**os.environ, "QUEUEBENCH_RUN_DIR": str(tmp_path)}
+    out = subprocess.run(["ruby", "-e", script], capture_output=True, text=True, env=env,
+                         timeout=120, check=True).stdout
+    assert float(out) < 10, out  # the lock is held 0.3 s; the stuck wait lasts the full 30 s

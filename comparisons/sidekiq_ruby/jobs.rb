@@ -176,7 +176,8 @@ module Queuebench
     # across processes and retries and the harness's verify() sees the successes.
     module Flaky
       FILENAME = "flaky.sqlite3"
-      BUSY_TIMEOUT_MS = 30_000 # as workloads/store.connect: wait for a lock instead of failing
+      BUSY_TIMEOUT_S = 30.0 # as workloads/store.connect: wait for a lock instead of failing
+      BUSY_PAUSE_S = 0.002
 
       # One connection per thread (and run directory), as the Python workload keeps one per thread.
       def self.db
@@ -184,7 +185,14 @@ module Queuebench
         connections = (Thread.current[:queuebench_flaky] ||= {})
         connections[path] ||= begin
           db = SQLite3::Database.new(path)
-          db.busy_timeout = BUSY_TIMEOUT_MS
+          # Not busy_timeout: sqlite3-ruby 1.4 waits for it in C holding the GVL, so one thread
+          # waiting on another's lock stops every thread, the lock holder and Sidekiq's
+          # heartbeat included, for the whole timeout. A Ruby block that sleeps lets them run.
+          db.busy_handler do |count|
+            next false if count * BUSY_PAUSE_S >= BUSY_TIMEOUT_S
+            Kernel.sleep(BUSY_PAUSE_S)
+            true
+          end
           db.execute("PRAGMA journal_mode=WAL")
           db.execute("CREATE TABLE IF NOT EXISTS attempts (key TEXT PRIMARY KEY, attempts INTEGER, " \
                      "succeeded INTEGER DEFAULT 0)")
