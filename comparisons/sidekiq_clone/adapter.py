@@ -19,21 +19,16 @@ the delay scenarios).
 from __future__ import annotations
 
 import signal
-import time
-from collections.abc import Iterable
 from typing import Any
 
-import redis
-
-from comparisons.sidekiq_clone import api, keys
-from comparisons.sidekiq_clone.client import Client
 from comparisons.sidekiq_clone.jobs import QueuebenchWorker
-from core.contract import JobSpec, Registries, System, SystemConfig, WorkerGroup
-
-QUEUES = ["high", "default", "low"]
-POLL_INTERVAL = 1.0
-SHUTDOWN_TIMEOUT = 25.0
-BOOT_TIMEOUT = 30.0
+from comparisons.sidekiq_clone.layout_system import (
+    POLL_INTERVAL,
+    QUEUES,
+    SHUTDOWN_TIMEOUT,
+    SidekiqLayoutSystem,
+)
+from core.contract import SystemConfig, WorkerGroup
 
 
 def _config(name: str, processes: int, concurrency: int, **options: Any) -> SystemConfig:
@@ -42,7 +37,7 @@ def _config(name: str, processes: int, concurrency: int, **options: Any) -> Syst
                                  "reliable": False, **options})
 
 
-class SidekiqCloneSystem(System):
+class SidekiqCloneSystem(SidekiqLayoutSystem):
     name = "sidekiq_clone"
     order = 20
     title = "Sidekiq clone (threads, BRPOP, Sidekiq 7 layout)"
@@ -59,12 +54,8 @@ class SidekiqCloneSystem(System):
     }
     supports = frozenset({"retries", "delay", "priority", "recovery"})
     graceful_signal = signal.SIGTERM
-    graceful_timeout = SHUTDOWN_TIMEOUT + 5
-
-    def __init__(self, redis_url: str, run_dir: Any, config: SystemConfig | str = "default"):
-        super().__init__(redis_url, run_dir, config)
-        self.redis = redis.Redis.from_url(redis_url)
-        self.client = Client(self.redis)
+    job_class = QueuebenchWorker
+    worker_label = "sidekiq_clone"
 
     # -- workers ---------------------------------------------------------------------------
 
@@ -87,71 +78,4 @@ class SidekiqCloneSystem(System):
         registry.get(workload)  # an unknown workload is refused before any worker starts
         procs = [self.spawn(self.argv(), f"sidekiq_clone-{i}")
                  for i in range(self.config.processes)]
-        group = WorkerGroup(procs, self.name, self.config)
-        deadline = time.monotonic() + BOOT_TIMEOUT
-        want = {p.pid for p in procs}
-        while True:
-            up = {int(p.get("pid", 0)) for p in api.processes(self.redis)}
-            if want <= up:
-                return group
-            dead = [p for p in procs if p.poll() is not None]
-            if dead or time.monotonic() > deadline:
-                group.kill()
-                tail = self.log_tail("sidekiq_clone-0", 1500)
-                reason = "exited" if dead else f"did not heartbeat within {BOOT_TIMEOUT:.0f} s"
-                raise RuntimeError(f"sidekiq_clone worker {reason}; log tail:\n{tail}")
-            time.sleep(0.05)
-
-    # -- jobs ------------------------------------------------------------------------------
-
-    def _item(self, job: JobSpec) -> dict[str, Any]:
-        item: dict[str, Any] = {"class": QueuebenchWorker, "args": job.probe_args(),
-                                "queue": job.queue}
-        if job.retry is None:
-            item["retry"] = 0  # no retries: a failure goes straight to the dead set
-        else:
-            item["retry"] = job.retry.max_retries
-            item["qb_retry"] = {"backoff": job.retry.backoff, "delay_s": job.retry.delay_s}
-        if job.delay_s > 0:
-            item["at"] = time.time() + job.delay_s
-        return item
-
-    def enqueue(self, job: JobSpec) -> None:
-        self.client.push(self._item(job))
-
-    def enqueue_many(self, jobs: Iterable[JobSpec]) -> None:
-        batch: list[dict[str, Any]] = []
-        for job in jobs:
-            batch.append(self._item(job))
-            if len(batch) == 1000:
-                self.client.push_many(batch)
-                batch = []
-        if batch:
-            self.client.push_many(batch)
-
-    def pending(self) -> int:
-        now = keys.now()
-        with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zcount(keys.SCHEDULE, "-inf", now)
-            pipe.zcount(keys.RETRY, "-inf", now)
-            due = sum(int(n) for n in pipe.execute())
-        return api.enqueued(self.redis) + due
-
-    def registries(self) -> Registries:
-        def ids(sorted_set: api.SortedSet) -> list[str]:
-            out = []
-            for entry in sorted_set.entries():
-                args = (entry.item or {}).get("args") or []
-                if args:
-                    out.append(str(args[0]))
-            return out
-
-        return Registries(
-            retry=ids(api.RetrySet(self.redis)),
-            dead=ids(api.DeadSet(self.redis)),
-            scheduled=ids(api.ScheduledSet(self.redis)),
-            unsupported=["failed"],
-        )
-
-    def close(self) -> None:
-        self.redis.close()
+        return self.await_heartbeats(procs)

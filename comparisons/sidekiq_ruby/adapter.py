@@ -36,28 +36,25 @@ import functools
 import shutil
 import signal
 import subprocess
-import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import redis
-
-from comparisons.sidekiq_clone import api, keys
-from comparisons.sidekiq_clone.adapter import POLL_INTERVAL
 from comparisons.sidekiq_clone.client import Client
+from comparisons.sidekiq_clone.layout_system import (
+    POLL_INTERVAL,
+    QUEUES,
+    SHUTDOWN_TIMEOUT,
+    SidekiqLayoutSystem,
+    queue_names,
+)
 from comparisons.sidekiq_clone.middleware import Chain
-from core.contract import JobSpec, Registries, System, SystemConfig, WorkerGroup
+from core.contract import JobSpec, SystemConfig, WorkerGroup
 from core.errors import ConfigUnavailable, NotSupported, SystemUnavailable
 
 JOBS_RB = Path(__file__).resolve().parent / "jobs.rb"
 JOB_CLASS = "QueuebenchWorker"  # the class jobs.rb defines
 ENTRY_POINT = "SidekiqRubySystem"  # what pyproject's queuebench.systems entry names
-QUEUES = ["high", "default", "low"]
 RUBY_WORKLOADS = frozenset({"noop", "sleep", "flaky"})  # what jobs.rb writes again in Ruby
-SHUTDOWN_TIMEOUT = 25  # Sidekiq's own -t default, as the clone's; the CLI takes whole seconds
-BOOT_TIMEOUT = 30.0  # a first heartbeat comes within a second or two; this is for a loaded CI
-BATCH = 1000  # jobs per MULTI in enqueue_many, as the clone's adapter
 INSTALL = "install ruby-sidekiq (apt-get install ruby-sidekiq)"
 INSTALL_SQLITE = "install ruby-sqlite3 (apt-get install ruby-sqlite3)"  # flaky's attempt counts
 VERSION_PREFIX = "6.4."  # jobs.rb speaks Sidekiq 6.4's API (Sidekiq.options, JobLogger)
@@ -99,18 +96,13 @@ def unavailable_reason() -> str | None:
     return None
 
 
-def queue_names(config: SystemConfig) -> list[str]:
-    """The queues a config's workers take jobs from (`-q high,5` is queue high, weight 5)."""
-    return [str(q).split(",")[0] for q in config.options.get("queues", QUEUES)]
-
-
 def _config(name: str, processes: int, concurrency: int, **options: Any) -> SystemConfig:
     return SystemConfig(name=name, processes=processes, concurrency=concurrency,
                         options={"queues": QUEUES, "poll_interval": POLL_INTERVAL,
                                  "job_log": "stock", **options})
 
 
-class SidekiqRuby(System):
+class SidekiqRuby(SidekiqLayoutSystem):
     name = "sidekiq_ruby"
     order = 25  # just after the clone (20), its copy
     title = "Sidekiq 6.4.1 (real, Ruby)"
@@ -127,11 +119,11 @@ class SidekiqRuby(System):
     }
     supports = frozenset({"retries", "delay", "priority"})
     graceful_signal = signal.SIGTERM
-    graceful_timeout = SHUTDOWN_TIMEOUT + 5
+    job_class = JOB_CLASS
+    worker_label = "sidekiq (Ruby)"
 
     def __init__(self, redis_url: str, run_dir: Any, config: SystemConfig | str = "default"):
         super().__init__(redis_url, run_dir, config)
-        self.redis = redis.Redis.from_url(redis_url)
         self.client = Client(self.redis, middleware=Chain())  # no process-wide middleware
 
     @classmethod
@@ -183,20 +175,7 @@ class SidekiqRuby(System):
         self.check_config(self.config)
         procs = [self.spawn(self.argv(), f"sidekiq_ruby-{i}", self.sidekiq_env())
                  for i in range(self.config.processes)]
-        group = WorkerGroup(procs, self.name, self.config)
-        deadline = time.monotonic() + BOOT_TIMEOUT
-        want = {p.pid for p in procs}
-        while True:
-            up = {int(p.get("pid", 0)) for p in api.processes(self.redis)}
-            if want <= up:
-                return group
-            dead = [p for p in procs if p.poll() is not None]
-            if dead or time.monotonic() > deadline:
-                group.kill()
-                tail = self.log_tail("sidekiq_ruby-0", 1500)
-                reason = "exited" if dead else f"did not heartbeat within {BOOT_TIMEOUT:.0f} s"
-                raise RuntimeError(f"sidekiq (Ruby) {reason}; log tail:\n{tail}")
-            time.sleep(0.05)
+        return self.await_heartbeats(procs)
 
     # -- jobs ------------------------------------------------------------------------------
 
@@ -206,50 +185,8 @@ class SidekiqRuby(System):
             raise NotSupported(f"queue {job.queue!r} is not worked by {self.name} config "
                                f"{self.config.name!r}; its queues: "
                                f"{', '.join(queue_names(self.config))}")
-        item: dict[str, Any] = {"class": JOB_CLASS, "args": job.probe_args(), "queue": job.queue}
-        if job.retry is None:
-            item["retry"] = 0  # no retries: a failure goes straight to the dead set
-        else:
-            item["retry"] = job.retry.max_retries
-            item["qb_retry"] = {"backoff": job.retry.backoff, "delay_s": job.retry.delay_s}
-        if job.delay_s > 0:
-            item["at"] = time.time() + job.delay_s
-        return item
+        return super()._item(job)
 
-    def enqueue(self, job: JobSpec) -> None:
-        self.client.push(self._item(job))
-
-    def enqueue_many(self, jobs: Iterable[JobSpec]) -> None:
-        items = [self._item(job) for job in jobs]  # every job checked before any is pushed
-        for i in range(0, len(items), BATCH):
-            self.client.push_many(items[i:i + BATCH])
-
-    def pending(self) -> int:
-        now = keys.now()
-        with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zcount(keys.SCHEDULE, "-inf", now)
-            pipe.zcount(keys.RETRY, "-inf", now)
-            due = sum(int(n) for n in pipe.execute())
-        return api.enqueued(self.redis) + due
-
-    def registries(self) -> Registries:
-        def ids(sorted_set: api.SortedSet) -> list[str]:
-            out = []
-            for entry in sorted_set.entries():
-                args = (entry.item or {}).get("args") or []
-                if args:
-                    out.append(str(args[0]))
-            return out
-
-        return Registries(
-            retry=ids(api.RetrySet(self.redis)),
-            dead=ids(api.DeadSet(self.redis)),
-            scheduled=ids(api.ScheduledSet(self.redis)),
-            unsupported=["failed"],
-        )
-
-    def close(self) -> None:
-        self.redis.close()
 
 
 def __getattr__(attr: str) -> type[SidekiqRuby]:
