@@ -74,7 +74,11 @@ class Plan:
     skipped: list[Cell]
     systems: dict[str, Any]
     scenarios: dict[str, Scenario]
-    repeats: int
+    repeats: int  # the most any scenario runs
+    scenario_repeats: dict[str, int] = field(default_factory=dict)  # a Plan.repeats of its own
+
+    def repeats_of(self, scenario: str) -> int:
+        return self.scenario_repeats.get(scenario, self.repeats)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -188,8 +192,14 @@ def plan(options: RunOptions) -> Plan:
             "title": cls.title, "supports": sorted(cls.supports), "available": True, "reason": "",
             "configs": {c: cls.configs[c].describe() for c in sorted(used[name])},
         }
-    return Plan(cells, skipped, systems_info, chosen,
-                options.repeats or options.profile.repeats)
+    repeats = options.repeats or options.profile.repeats
+    own = {} if options.repeats else {
+        name: r for name, s in chosen.items()
+        if (r := s.plan(options.profile.name).repeats) is not None}
+    if any(r < 1 for r in own.values()):
+        raise UsageError(f"a scenario's plan declares fewer than 1 repeat: {own}")
+    return Plan(cells, skipped, systems_info, chosen, max([repeats, *own.values()]),
+                {name: own.get(name, repeats) for name in chosen})
 
 
 def _cells(scenario: Scenario, cls: type[System] | None, configs: list[str],
@@ -391,13 +401,16 @@ def _new_run_path(run: Run, out: Path) -> Path:
 
 def _run_cells(the_plan: Plan, run: Run, run_path: Path, url: str,
                progress: Progress | None) -> None:
-    total, done = len(the_plan.cells) * the_plan.repeats, 0
+    total = sum(the_plan.repeats_of(spec.scenario) for spec in the_plan.cells)
+    done = 0
 
     def earlier(scenario: str) -> list[dict[str, Any]]:
         return [c.to_json() for c in run.cells if c.scenario == scenario]
 
     for repeat in range(the_plan.repeats):
         for spec in the_plan.cells:
+            if repeat >= the_plan.repeats_of(spec.scenario):
+                continue
             if progress:
                 label = f"{spec.scenario} {spec.system} {spec.config_name} {spec.workload} {spec.tag}"
                 progress(f"{label} r{repeat}".replace("  ", " "), done, total, None)
