@@ -104,7 +104,8 @@ _PARAM_WORDS = {
 _QUIET = {"n", "jobs", "duration_s", "arrival", "window_s", "jobs_per_queue", "processed",
           "seed", "warmup", "unit", "processes", "threads", "idle_s", "fraction", "min_jobs",
           "max_jobs", "reference_throughput", "throughput_source",
-          "system_config"}  # the harness copies each cell's config into its params; Configs shows it
+          "system_config",  # the harness copies each cell's config into its params; Configs shows it
+          "not_applicable"}  # a lesson cell's reason, which the cell's own reason says
 # A system's own concurrency where the scenario does not sweep it, and the rate where the load
 # names the step (each system gets its own rate: a fraction of its own drain rate).
 _QUIET_IN = {"memory": {"concurrency"}, "latency": {"concurrency"}}
