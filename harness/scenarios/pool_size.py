@@ -36,7 +36,7 @@ def cells(system_cls: type[System], configs: list[str], workloads: list[str],
                 f"{system_cls.name} {name} runs one job at a time per worker process: each "
                 "process's pool serves one job, so no job ever waits for a connection"))
             continue
-        options = {k: sizes[k] for k in ("hold_ms", "timeout_s") if k in sizes}
+        options: dict[str, Any] = {k: sizes[k] for k in ("hold_ms", "timeout_s") if k in sizes}
         for side, pool in (("before", small), ("after", config.concurrency)):
             out.append(lesson.cell("pool_size", system_cls, WORKLOAD, lesson.Side(
                 side, name, config, {**options, "pool": pool}, {"pool": pool}), sizes))
