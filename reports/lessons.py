@@ -66,6 +66,8 @@ def _spread(cells: list[dict[str, Any]], path: str, unit: str) -> str:
     med = fmt(statistics.median(vals), unit)
     if len(vals) == 1:
         return med
+    if min(vals) == max(vals):
+        return f"{med} (all {len(vals)} repeats)"
     return f"{med} ({metrics.fmt_range(min(vals), max(vals), unit)} over {len(vals)} repeats)"
 
 
