@@ -28,21 +28,25 @@ QUICK = Profile("quick", 1)
 ROOT = Path(__file__).resolve().parent.parent
 
 
+Cells = dict[tuple[str, str, str], dict[str, Any]]
+
+
 def lesson_run(tmp_path: Path, redis_url: str, scenario: str, systems: list[str],
-               sizes: dict[str, Any] | None = None) -> dict[tuple[str, str, str], dict[str, Any]]:
-    """Run one lesson on real systems; its cells by (system, config, side)."""
+               sizes: dict[str, Any] | None = None) -> tuple[Cells, Path]:
+    """Run one lesson on real systems; its cells by (system, config, side), and the run's
+    directory."""
     declared = registry.scenarios()[scenario]
     if sizes is not None:
         quick = declared.plan("quick")
         declared = replace(declared, profiles={"quick": replace(quick, sizes={**quick.sizes,
                                                                               **sizes})})
-    run, _ = runner.execute(runner.RunOptions(
+    run, path = runner.execute(runner.RunOptions(
         profile=QUICK, systems=systems, scenarios=[scenario], scenario_decls={scenario: declared},
         out=tmp_path / "results", redis_url=redis_url, build_report=False))
     cells = {(c.system, c.config, str(c.params.get("side"))): c.to_json() for c in run.cells}
     for key, c in cells.items():
         assert c["status"] == "ok", (key, c["reason"])
-    return cells
+    return cells, path
 
 
 def test_a_lesson_runs_alone_from_the_cli_and_threads_lose_updates_a_lock_none(
@@ -66,7 +70,7 @@ def test_a_lesson_runs_alone_from_the_cli_and_threads_lose_updates_a_lock_none(
 
 def test_a_pool_smaller_than_the_threads_makes_jobs_wait_and_time_out_a_sized_one_does_not(
         tmp_path: Path, redis_url: str) -> None:
-    cells = lesson_run(tmp_path, redis_url, "pool_size", ["sidekiq_clone"])
+    cells, _ = lesson_run(tmp_path, redis_url, "pool_size", ["sidekiq_clone"])
     before = cells[("sidekiq_clone", "default", "before")]["metrics"]
     after = cells[("sidekiq_clone", "default", "after")]["metrics"]
     assert (before["pool"], after["pool"]) == (2, 10)
@@ -76,7 +80,7 @@ def test_a_pool_smaller_than_the_threads_makes_jobs_wait_and_time_out_a_sized_on
 
 def test_retries_repeat_the_side_effect_and_an_idempotency_key_sends_it_once(
         tmp_path: Path, redis_url: str) -> None:
-    cells = lesson_run(tmp_path, redis_url, "retry_side_effects", ["sidekiq_clone"],
+    cells, _ = lesson_run(tmp_path, redis_url, "retry_side_effects", ["sidekiq_clone"],
                        {"n": 2, "fail_first": 2})
     before = cells[("sidekiq_clone", "default", "before")]["metrics"]
     after = cells[("sidekiq_clone", "default", "after")]["metrics"]
@@ -87,33 +91,41 @@ def test_retries_repeat_the_side_effect_and_an_idempotency_key_sends_it_once(
 
 def test_celery_runs_a_job_twice_past_its_visibility_timeout_and_not_under_a_longer_one(
         tmp_path: Path, redis_url: str) -> None:
-    cells = lesson_run(tmp_path, redis_url, "visibility_timeout", ["celery", "sidekiq_clone"],
-                       {"countdown_s": 3.0, "long_ms": 3000, "grace_s": 4.0})
+    cells, path = lesson_run(tmp_path, redis_url, "visibility_timeout",
+                             ["celery", "sidekiq_clone"],
+                             {"countdown_s": 3.0, "long_ms": 3000, "grace_s": 4.0})
     short = cells[("celery", "visibility_short", "before")]["metrics"]
     long_ = cells[("celery", "visibility_long", "after")]["metrics"]
     reliable = cells[("sidekiq_clone", "reliable", "same")]["metrics"]
     assert short["eta_runs"] >= 2 and short["duplicates"] >= 1
     assert long_["duplicates"] == 0 and long_["eta_runs"] == long_["long_runs"] == 1
     assert reliable["duplicates"] == 0 and reliable["eta_runs"] == reliable["long_runs"] == 1
+    said = lessons.visibility_timeout(load(path))
+    assert any("visibility_timeout 2.00 s" in s and "duplicates" in s for s in said)
+    assert any("No Streams-based system" in s for s in said)
 
 
 def test_celery_prefetch_holds_fast_jobs_behind_a_slow_one_fair_and_brpop_do_not(
         tmp_path: Path, redis_url: str) -> None:
-    cells = lesson_run(tmp_path, redis_url, "prefetch", ["celery", "sidekiq_clone"],
-                       {"slow_ms": 3000, "n": 8})
+    cells, path = lesson_run(tmp_path, redis_url, "prefetch", ["celery", "sidekiq_clone"],
+                             {"slow_ms": 3000, "n": 8})
     default = cells[("celery", "default", "before")]["metrics"]
     fair = cells[("celery", "fair", "after")]["metrics"]
     brpop = cells[("sidekiq_clone", "c1", "same")]["metrics"]
     assert default["held_behind_slow"] >= 1 and default["fast_wait_ms"]["max"] > 2000
     assert fair["held_behind_slow"] == 0 and brpop["held_behind_slow"] == 0
     assert fair["fast_wait_ms"]["max"] < default["fast_wait_ms"]["max"]
+    table = lessons.prefetch_table(load(path))
+    assert table is not None
+    held = {(row[0], row[1]): row[4] for row in table.rows}
+    assert held[("Celery (fair)", "after the fix")] == "0"
 
 
 def test_a_lesson_that_does_not_apply_says_why(tmp_path: Path, redis_url: str) -> None:
     cells = runner.plan(runner.RunOptions(profile=QUICK, systems=["rq", "resque_clone"],
                                           scenarios=["visibility_timeout", "pool_size"],
                                           out=tmp_path, redis_url=redis_url)).cells
-    reasons = {(c.scenario, c.system): c.params.get("not_applicable") for c in cells}
+    reasons = {(c.scenario, c.system): str(c.params.get("not_applicable")) for c in cells}
     assert "visibility timeout" in reasons[("visibility_timeout", "resque_clone")]
     assert "one job at a time" in reasons[("pool_size", "rq")]
 
