@@ -12,15 +12,17 @@ One cell, on fresh workers:
 
 1. producer: before any worker runs, `warmup` jobs are enqueued one at a time (INFO
    commandstats and proxy deltas: the producer's commands and round trips per enqueue), then a
-   burst of `n` (its commands are subtracted from step 5's, which enqueues the same burst).
+   burst of `count_n` (its commands are subtracted from step 5's, which enqueues the same burst).
 2. the workers start and run them all (the warm-up, never measured).
 3. idle: `idle_s` of quiet: the workers' own commands and round trips per second (polling,
    heartbeats), which step 5 subtracts.
 4. idle latency: `idle_jobs` jobs enqueued one at a time, each after the previous started, at a
    random gap: enqueue-to-start.
-5. drain: a burst of `n` no-op jobs; jobs per second from the first start to the last end,
-   divided by the concurrency (per thread / process: what one unit of work can do), and the
-   workers' commands and round trips per job (deltas, less the idle rate over the same time).
+5. counting: a burst of `count_n` jobs on the warm workers: their commands and round trips per
+   job (deltas, less step 1's burst and the idle rate over the same time).
+6. drain: a burst of `n` no-op jobs; jobs per second from the first start to the last end,
+   divided by the concurrency (per thread / slot / process: what one unit of work can do); a
+   slow drain is counted over what finished within DRAIN_BUDGET_S of its first completion.
 
 A round trip is a chunk the proxy read from a client: a client that waits for each reply sends
 each command as one chunk, a pipeline or MULTI...EXEC block as one chunk. A config that polls
@@ -52,7 +54,7 @@ from harness.scenarios.common import (
 from harness.scenarios.throughput import total
 
 IDLE_GAP_S = (0.02, 0.08)  # random gap between idle-latency jobs (after the previous started)
-DRAIN_BUDGET_S = 2.0  # a slow drain stops counting after this long (throughput over what ran)
+DRAIN_BUDGET_S = 1.5  # a slow drain stops counting after this long (throughput over what ran)
 SKIP_COMMANDS = frozenset({"info", "select", "client|setname", "client", "hello", "ping"})
 
 
@@ -69,6 +71,7 @@ def cells(system_cls: type[System], configs: list[str], workloads: list[str],
             out.append(CellSpec(
                 "rtt", system_cls.name, name, config, "noop",
                 params={"rtt_ms": float(rtt), "n": int(sizes.get("n", 100)),
+                        "count_n": int(sizes.get("count_n", 20)),
                         "warmup": int(sizes.get("warmup", 5)),
                         "idle_jobs": int(sizes.get("idle_jobs", 8)),
                         "idle_s": float(sizes.get("idle_s", 0.5)),
@@ -109,6 +112,22 @@ class Counter:
         return time.monotonic(), commandstats(self.direct), int(self.proxy.stats()["chunks_up"])
 
 
+def _drain(ctx: CellContext, ids: set[str], n: int, rtt: float, budget: bool) -> None:
+    """Wait until the jobs of `ids` completed (with `budget`: or DRAIN_BUDGET_S after the first
+    completion, once at least 10 did)."""
+    first: list[float] = []
+
+    def drained() -> bool:
+        done = len(ctx.completed(ids))
+        if done and not first:
+            first.append(time.monotonic())
+        return done >= n or bool(budget and first and done >= 10
+                                 and time.monotonic() - first[0] > DRAIN_BUDGET_S)
+
+    wait_until(drained, 60 + n * (0.05 + rtt / 50),
+               lambda: f"{n} jobs to complete (done: {len(ctx.completed(ids))})")
+
+
 def _started(ctx: CellContext, job_id: str) -> bool:
     ctx.tail.poll()
     return job_id in ctx.tail.first_start
@@ -117,16 +136,17 @@ def _started(ctx: CellContext, job_id: str) -> bool:
 def run(ctx: CellContext) -> dict[str, Any]:
     rtt = float(ctx.params["rtt_ms"])
     n, warm = max(10, int(ctx.params["n"])), max(1, int(ctx.params["warmup"]))
+    m = max(1, int(ctx.params["count_n"]))
     direct = redis.Redis.from_url(ctx.direct_url)
     try:
         with RttProxy(ctx.direct_url, rtt) as wproxy, RttProxy(ctx.direct_url, rtt) as pproxy:
-            return _measure(ctx, direct, wproxy, pproxy, rtt, n, warm)
+            return _measure(ctx, direct, wproxy, pproxy, rtt, n, warm, m)
     finally:
         direct.close()
 
 
 def _measure(ctx: CellContext, direct: redis.Redis, wproxy: RttProxy, pproxy: RttProxy,
-             rtt: float, n: int, warm: int) -> dict[str, Any]:
+             rtt: float, n: int, warm: int, m: int) -> dict[str, Any]:
     added = wproxy.added_ms(30)
     workers, prod = Counter(direct, wproxy), Counter(direct, pproxy)
     producer_sys = ctx.system(url=pproxy.url)
@@ -142,7 +162,7 @@ def _measure(ctx: CellContext, direct: redis.Redis, wproxy: RttProxy, pproxy: Rt
     after = prod.snap()
     producer_cmds = per_job(delta(after[1], before[1]), warm)
     enqueue_trips = (after[2] - before[2]) / warm
-    bulk_jobs = ctx.jobs(n, prefix=WARMUP_PREFIX + "bulk-")
+    bulk_jobs = ctx.jobs(m, prefix=WARMUP_PREFIX + "bulk-")
     before = prod.snap()
     producer_sys.enqueue_many(bulk_jobs)
     burst_cmds = delta(prod.snap()[1], before[1])
@@ -151,7 +171,7 @@ def _measure(ctx: CellContext, direct: redis.Redis, wproxy: RttProxy, pproxy: Rt
     ctx.start(worker_sys)
     ids = {j.job_id for j in warm_jobs + bulk_jobs}
     wait_until(lambda: len(ids & {r["job"] for r in ctx.tail.poll()}) >= len(ids),
-               60 + n * (0.05 + rtt / 50), f"{len(ids)} warm-up jobs")
+               60 + m * (0.05 + rtt / 50), f"{len(ids)} warm-up jobs")
     time.sleep(0.1)
 
     # 3. idle: what the workers send with nothing to do
@@ -174,36 +194,31 @@ def _measure(ctx: CellContext, direct: redis.Redis, wproxy: RttProxy, pproxy: Rt
     idle_records = [r for r in ctx.tail.measured() if r["job"].startswith("idle-")]
     latency = metrics.latency_summary(idle_records)[0]
 
-    # 5. the drain
+    # 5. counting: the same burst as step 1's, on warm idle workers
+    count_jobs = ctx.jobs(m, prefix="count-")
+    t0, c0, w0 = workers.snap()
+    producer.burst(producer_sys, count_jobs)
+    _drain(ctx, {j.job_id for j in count_jobs}, m, rtt, budget=False)
+    t1, c1, w1 = workers.snap()
+    span = t1 - t0
+    counted = delta(c1, c0)
+    for cmd, calls in burst_cmds.items():  # the producer's share (the same burst, step 1)
+        counted[cmd] = counted.get(cmd, 0) - calls
+    for cmd, rate in idle_cmds.items():  # the idle workers' own, over the same time
+        counted[cmd] = counted.get(cmd, 0) - rate * span
+    worker_cmds = per_job({k: v for k, v in counted.items() if v > 0}, m)
+    worker_trips = max(0.0, (w1 - w0) - idle_trips * span) / m
+
+    # 6. the drain: a larger burst, jobs per second (a slow system stops after DRAIN_BUDGET_S)
     jobs = ctx.jobs(n, prefix="drain-")
     drain_ids = {j.job_id for j in jobs}
-    t0, c0, w0 = workers.snap()
     producer.burst(producer_sys, jobs)
     enqueued = time.monotonic()
-    first: list[float] = []
-
-    def drained() -> bool:
-        done = len(ctx.completed(drain_ids))
-        if done and not first:
-            first.append(time.monotonic())
-        return done >= n or bool(first and time.monotonic() - first[0] > DRAIN_BUDGET_S
-                                 and done >= 10)
-
-    wait_until(drained, 60 + n * (0.05 + rtt / 50),
-               lambda: f"{n} jobs to drain (done: {len(ctx.completed(drain_ids))})")
-    t1, c1, w1 = workers.snap()
+    _drain(ctx, drain_ids, n, rtt, budget=True)
     done_records = [r for r in ctx.tail.measured()
                     if r["job"] in drain_ids and r.get("outcome") == "ok"]
     done = len(done_records)
     tp = metrics.throughput(done_records)
-    span = t1 - t0
-    drain_cmds = delta(c1, c0)
-    for cmd, calls in burst_cmds.items():  # the producer's share (the same burst, step 1)
-        drain_cmds[cmd] = drain_cmds.get(cmd, 0) - calls
-    for cmd, rate in idle_cmds.items():  # the idle workers' own, over the same time
-        drain_cmds[cmd] = drain_cmds.get(cmd, 0) - rate * span
-    worker_cmds = per_job({k: v for k, v in drain_cmds.items() if v > 0}, done)
-    worker_trips = max(0.0, (w1 - w0) - idle_trips * span) / max(1, done)
     concurrency = int(ctx.params["concurrency"])
     ctx.params["seed"] = ctx.seed()
     return {
@@ -253,11 +268,11 @@ SCENARIO = Scenario(
     key_params=("rtt_ms",),
     workload="noop",
     profiles={
-        "quick": Plan({"rtt_ms": [0.0, 1.0], "n": 20, "warmup": 3, "idle_jobs": 4,
+        "quick": Plan({"rtt_ms": [0.0, 1.0], "n": 40, "count_n": 10, "warmup": 2, "idle_jobs": 3,
                        "idle_s": 0.3}),
-        "default": Plan({"rtt_ms": [0.0, 1.0], "n": 60, "warmup": 5, "idle_jobs": 8,
+        "default": Plan({"rtt_ms": [0.0, 1.0], "n": 300, "count_n": 20, "warmup": 5, "idle_jobs": 8,
                          "idle_s": 0.5}),
-        "full": Plan({"rtt_ms": [0.0, 0.5, 1.0, 2.0], "n": 200, "warmup": 10, "idle_jobs": 20,
+        "full": Plan({"rtt_ms": [0.0, 0.5, 1.0, 2.0], "n": 1000, "count_n": 50, "warmup": 10, "idle_jobs": 20,
                       "idle_s": 1.0}),
     },
     cells=cells,
