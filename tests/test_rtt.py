@@ -14,13 +14,13 @@ from typing import Any
 
 import psutil
 import pytest
+from test_harness_runner import TINY, tiny
 
 from core import results
 from harness import runner
 from harness.cli import main
 from reports import rtt as rtt_report
 from reports.run import load
-from test_harness_runner import TINY, tiny
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results-rtt"
 ROOT = Path(__file__).parent.parent
@@ -151,7 +151,8 @@ def _proxies_under(pid: int) -> list[psutil.Process]:
 
 def test_ctrl_c_during_a_run_with_rtt_leaves_no_proxy(tmp_path: Path, redis_url: str) -> None:
     argv = [sys.executable, "-m", "harness.cli", "run", "--profile", "quick", "--scenarios",
-            "floor", "--rtt", "1", "--redis-url", redis_url, "--out", str(tmp_path),
+            "floor", "--systems", "resque_clone", "--rtt", "1", "--redis-url", redis_url,
+            "--out", str(tmp_path),
             "--no-report"]
     proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
