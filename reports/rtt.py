@@ -163,6 +163,10 @@ def explain(run: Run) -> list[str]:
                 s += (f", and an idle job's enqueue-to-start from {fmt(l0, 'us')} to "
                       f"{fmt(l1, 'us')}")
             s += "."
+            poll = cells[0]["params"].get("poll_interval_s")
+            if isinstance(poll, int | float):
+                s += (f" Its idle latency is mostly its polling sleep (every {fmt(poll, 's')} "
+                      "here): a poller pays its round trips on every poll, a job or not.")
         out.append(s)
     if len(costs) >= 2:
         costs.sort(key=lambda c: c[1])
