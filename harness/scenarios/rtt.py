@@ -32,8 +32,10 @@ latency shows its round trips, not its sleep (the latency scenario shows the sle
 
 from __future__ import annotations
 
+import functools
 import random
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -97,7 +99,7 @@ def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
     return {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0) > 0}
 
 
-def per_job(counts: dict[str, float], jobs: int) -> dict[str, float]:
+def per_job(counts: Mapping[str, float], jobs: int) -> dict[str, float]:
     return {k: round(v / max(1, jobs), 2) for k, v in sorted(counts.items(), key=lambda kv: -kv[1])
             if v / max(1, jobs) >= 0.01}
 
@@ -190,7 +192,8 @@ def _measure(ctx: CellContext, direct: redis.Redis, wproxy: RttProxy, pproxy: Rt
         time.sleep(rng.uniform(*IDLE_GAP_S))
         job.planned_ns = time.time_ns()
         producer_sys.enqueue(job)
-        wait_until(lambda j=job.job_id: _started(ctx, j), 30, f"idle job {job.job_id} to start")
+        wait_until(functools.partial(_started, ctx, job.job_id), 30,
+                   f"idle job {job.job_id} to start")
     idle_records = [r for r in ctx.tail.measured() if r["job"].startswith("idle-")]
     latency = metrics.latency_summary(idle_records)[0]
 
@@ -201,7 +204,7 @@ def _measure(ctx: CellContext, direct: redis.Redis, wproxy: RttProxy, pproxy: Rt
     _drain(ctx, {j.job_id for j in count_jobs}, m, rtt, budget=False)
     t1, c1, w1 = workers.snap()
     span = t1 - t0
-    counted = delta(c1, c0)
+    counted: dict[str, float] = dict(delta(c1, c0))
     for cmd, calls in burst_cmds.items():  # the producer's share (the same burst, step 1)
         counted[cmd] = counted.get(cmd, 0) - calls
     for cmd, rate in idle_cmds.items():  # the idle workers' own, over the same time
