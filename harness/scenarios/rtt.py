@@ -57,6 +57,7 @@ from harness.scenarios.throughput import total
 
 IDLE_GAP_S = (0.02, 0.08)  # random gap between idle-latency jobs (after the previous started)
 DRAIN_BUDGET_S = 1.0  # a slow drain stops counting after this long (throughput over what ran)
+SETTLE_S = 0.2  # after the counting burst's last job, before the counts are read
 SKIP_COMMANDS = frozenset({"info", "select", "client|setname", "client", "hello", "ping"})
 
 
@@ -202,6 +203,7 @@ def _measure(ctx: CellContext, direct: redis.Redis, wproxy: RttProxy, pproxy: Rt
     t0, c0, w0 = workers.snap()
     producer.burst(producer_sys, count_jobs)
     _drain(ctx, {j.job_id for j in count_jobs}, m, rtt, budget=False)
+    time.sleep(SETTLE_S)  # each worker's post-job commands (its next fetch) land in the count
     t1, c1, w1 = workers.snap()
     span = t1 - t0
     counted: dict[str, float] = dict(delta(c1, c0))
