@@ -11,6 +11,8 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from matplotlib.ticker import FuncFormatter, NullFormatter
+
 from reports import figures, metrics
 from reports.figures import Plot, by_pair, grouped, name
 from reports.run import Run, dig
@@ -103,10 +105,12 @@ def plot(run: Run) -> list[Plot]:
         alt.append(f"{label}: " + ", ".join(f"{fmt(v, 'jobs/s')} per unit and {fmt(w, 'us')} "
                                             f"idle at {r:g} ms" for r, v, w in zip(rtts, tp, lat,
                                                                                     strict=True)))
-    left.set_yscale("log")
+    for ax in (left, right):
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
     left.set_xlabel("added round trip (ms)")
     left.set_ylabel("no-op drain per thread / process (jobs/s)")
-    right.set_yscale("log")
     right.set_xlabel("added round trip (ms)")
     right.set_ylabel("idle enqueue-to-start p50 (ms)")
     figures._legend_below(fig, left, 3)
