@@ -182,6 +182,7 @@ def explain(run: Run) -> list[str]:
     if out:
         out.append("Counting: a round trip is a request the delay proxy read from a client in "
                    "one piece, so a pipeline or MULTI...EXEC block counts once; commands are INFO "
-                   "commandstats deltas; the idle workers' own traffic (polls, heartbeats) over "
-                   "the same time is subtracted.")
+                   "commandstats deltas; a polling worker's idle polls are subtracted, and a "
+                   "heartbeat that fell among the counted jobs is in that repeat's count (the "
+                   "figures are medians of the repeats).")
     return out

@@ -15,11 +15,14 @@ One cell, on fresh workers:
    burst of `count_n` (its commands are subtracted from step 5's, which enqueues the same burst).
 2. the workers start and run them all (the warm-up, never measured).
 3. idle: `idle_s` of quiet: the workers' own commands and round trips per second (polling,
-   heartbeats), which step 5 subtracts.
+   heartbeats); step 5 subtracts a polling fetch's.
 4. idle latency: `idle_jobs` jobs enqueued one at a time, each after the previous started, at a
    random gap: enqueue-to-start.
 5. counting: a burst of `count_n` jobs on the warm workers: their commands and round trips per
-   job (deltas, less step 1's burst and the idle rate over the same time).
+   job (deltas, less step 1's burst and, for a polling fetch, its idle poll rate over the part
+   of the window in which no counted job ran). A heartbeat or scheduled-set poll that falls in
+   the window is counted with the jobs (a few commands over `count_n` jobs); the report quotes
+   the median of the cells.
 6. drain: a burst of `n` no-op jobs; jobs per second from the first start to the last end,
    divided by the concurrency (per thread / slot / process: what one unit of work can do); a
    slow drain is counted over what finished within DRAIN_BUDGET_S of its first completion.
@@ -112,7 +115,7 @@ class Counter:
         self.direct, self.proxy = direct, proxy
 
     def snap(self) -> tuple[float, dict[str, int], int]:
-        return time.monotonic(), commandstats(self.direct), int(self.proxy.stats()["chunks_up"])
+        return time.time(), commandstats(self.direct), int(self.proxy.stats()["chunks_up"])
 
 
 def _drain(ctx: CellContext, ids: set[str], n: int, rtt: float, budget: bool) -> None:
@@ -205,11 +208,18 @@ def _measure(ctx: CellContext, direct: redis.Redis, wproxy: RttProxy, pproxy: Rt
     _drain(ctx, {j.job_id for j in count_jobs}, m, rtt, budget=False)
     time.sleep(SETTLE_S)  # each worker's post-job commands (its next fetch) land in the count
     t1, c1, w1 = workers.snap()
-    span = t1 - t0
+    ran = [r for r in ctx.tail.measured() if r["job"].startswith("count-")]
+    # a polling fetch's idle polls while no counted job ran (before the first start, after the
+    # last end: a busy poller does not poll); periodic traffic (heartbeats, a scheduled-set
+    # poller) is too sparse for a short idle window to give a rate, and is left in
+    span = 0.0
+    if fetch_poll_interval(ctx.config) is not None:
+        span = (max(0.0, min(r["start"] for r in ran) / 1e9 - t0)
+                + max(0.0, t1 - max(r["end"] for r in ran) / 1e9))
     counted: dict[str, float] = dict(delta(c1, c0))
     for cmd, calls in burst_cmds.items():  # the producer's share (the same burst, step 1)
         counted[cmd] = counted.get(cmd, 0) - calls
-    for cmd, rate in idle_cmds.items():  # the idle workers' own, over the same time
+    for cmd, rate in idle_cmds.items():  # the idle workers' own, while idle
         counted[cmd] = counted.get(cmd, 0) - rate * span
     worker_cmds = per_job({k: v for k, v in counted.items() if v > 0}, m)
     worker_trips = max(0.0, (w1 - w0) - idle_trips * span) / m
@@ -254,7 +264,7 @@ SCENARIO = Scenario(
            "drain rate per unit of concurrency; jobs enqueued one at a time give the idle "
            "enqueue-to-start latency; INFO commandstats deltas and the proxy's count of request "
            "chunks (a pipeline or MULTI block is one) give the Redis commands and round trips "
-           "per job, worker side and producer side, the idle workers' own traffic subtracted.",
+           "per job, worker side and producer side (a polling worker's idle polls subtracted).",
     figures=(
         Figure("per_unit_per_s", "jobs/s", "drain per unit", "higher", headline=True),
         Figure("throughput_per_s", "jobs/s", "drain", "higher"),
