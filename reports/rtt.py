@@ -21,6 +21,7 @@ from reports.sections import Table
 fmt = metrics.fmt
 
 PIPELINED = 0.75  # commands per round trip below this share: "most commands share a trip"
+NOT_SLOWER = 0.95  # a drain at the larger RTT above this share of the smaller's "did not fall"
 TOP_COMMANDS = 4  # commands named per side in a sentence
 
 
@@ -160,7 +161,11 @@ def explain(run: Run) -> list[str]:
             extra = far - base
             s += (f" At {far:g} ms that is {trips * extra:.1f} ms per job per {unit} before any "
                   f"work, a ceiling of {1000 / max(trips * extra, 1e-9):,.0f} jobs/s per {unit}")
-            if d0 and d1:
+            if d0 and d1 and d1 >= d0 * NOT_SLOWER:
+                s += (f"; measured, its no-op drain did not fall ({fmt(d0, 'jobs/s')}, then "
+                      f"{fmt(d1, 'jobs/s')} per {unit}): its own cost per job, or the noise of "
+                      "the machine, is larger than the round trips")
+            elif d0 and d1:
                 s += (f"; measured, its no-op drain went from {fmt(d0, 'jobs/s')} to "
                       f"{fmt(d1, 'jobs/s')} per {unit} ({d1 / d0 * 100:.0f} %)")
             if l0 is not None and l1 is not None:

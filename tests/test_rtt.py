@@ -64,6 +64,16 @@ def test_explanation_changes_when_the_counts_change(tmp_path: Path, fixture_data
     assert "RQ makes 31×" not in text
 
 
+def test_a_drain_that_did_not_fall_is_not_called_a_fall(tmp_path: Path, fixture_data: dict) -> None:
+    changed = copy.deepcopy(fixture_data)
+    for cell in changed["cells"]:
+        if cell["system"] == "celery" and cell["params"]["rtt_ms"] == 1.0:
+            cell["metrics"]["per_unit_per_s"] = 300.0
+    text = " ".join(rtt_report.explain(_run_with(tmp_path, changed)))
+    assert "its no-op drain did not fall (226 jobs/s, then 300 jobs/s per slot)" in text
+    assert "Celery" in text and "went from 226 jobs/s" not in text
+
+
 def test_the_table_has_a_row_per_system_and_rtt(tmp_path: Path, fixture_data: dict) -> None:
     table = rtt_report.table(_run_with(tmp_path, fixture_data))
     assert table is not None
