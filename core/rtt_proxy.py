@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from core.errors import UsageError
+
 READ_SIZE = 65536
 PR_SET_TIMERSLACK = 29  # prctl: timer slack in ns (default 50 us)
 START_TIMEOUT_S = 10.0
@@ -230,8 +232,11 @@ class RttProxy:
     """
 
     def __init__(self, url: str, delay_ms: float) -> None:
-        if delay_ms < 0:
-            raise ValueError(f"a round-trip time cannot be negative (got {delay_ms} ms)")
+        if not delay_ms >= 0:
+            raise UsageError(f"a round-trip time cannot be negative (got {delay_ms} ms)")
+        if urlsplit(url).scheme != "redis":
+            raise UsageError(f"the delay proxy forwards plain TCP: a redis:// URL is needed, not "
+                             f"{urlsplit(url).scheme}:// (a unix socket or TLS cannot be delayed)")
         self.target_url = url
         self.delay_ms = float(delay_ms)
         self.process: subprocess.Popen[str] | None = None

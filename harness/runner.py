@@ -154,6 +154,9 @@ def plan(options: RunOptions) -> Plan:
         raise UsageError(f"--repeat must be at least 1 (got {options.repeats})")
     if not 0 <= options.rtt <= 1000:
         raise UsageError(f"--rtt must be between 0 and 1000 ms (got {options.rtt:g})")
+    if options.rtt:  # the proxy refuses a URL it cannot forward, before anything is written
+        rtt_proxy.RttProxy(options.redis_url or os.environ.get("REDIS_URL") or "redis://",
+                           options.rtt)
     chosen = in_order({name: declared[name] for name in scenario_list})
 
     classes: dict[str, type[System]] = {}

@@ -134,6 +134,14 @@ def test_a_negative_rtt_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture
     assert list(tmp_path.iterdir()) == []
 
 
+def test_rtt_with_a_unix_socket_url_is_refused_before_anything_is_written(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--profile", "quick", "--scenarios", "floor", "--rtt", "1",
+                 "--redis-url", "unix:///tmp/no.sock", "--out", str(tmp_path), "--no-report"]) == 2
+    assert "a redis:// URL is needed, not unix://" in " ".join(capsys.readouterr().out.split())
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_run_with_rtt_puts_the_floor_behind_the_proxy(tmp_path: Path, redis_url: str) -> None:
     sizes = {"floor": {"hop_n": 30, "hop_rate": 100.0, "drain_n": 200, "warmup": 3,
                        "connections": [1]}}

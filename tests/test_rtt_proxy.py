@@ -14,6 +14,7 @@ import psutil
 import pytest
 import redis
 
+from core.errors import UsageError
 from core.rtt_proxy import RttProxy, ping_ms, proxied_url
 
 # A bare PING through the proxy takes the direct PING plus the asked round trip, plus the
@@ -26,8 +27,13 @@ def test_proxied_url_keeps_password_and_database() -> None:
 
 
 def test_a_negative_round_trip_is_refused(redis_url: str) -> None:
-    with pytest.raises(ValueError, match="negative"):
+    with pytest.raises(UsageError, match="negative"):
         RttProxy(redis_url, -1.0)
+
+
+def test_a_unix_socket_url_is_refused_with_the_reason() -> None:
+    with pytest.raises(UsageError, match="a redis:// URL is needed, not unix://"):
+        RttProxy("unix:///tmp/redis.sock?db=0", 1.0)
 
 
 @pytest.mark.parametrize("rtt_ms", [1.0, 2.0])
