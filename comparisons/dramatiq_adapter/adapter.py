@@ -57,7 +57,6 @@ from comparisons.dramatiq_adapter.wire import (
 from core import procs
 from core.contract import JobSpec, Registries, RetryPolicy, System, SystemConfig, WorkerGroup
 from core.errors import ConfigUnavailable
-from core.procs import console_script
 from workloads import registry as workload_registry
 
 START_TIMEOUT = 60.0
@@ -142,7 +141,8 @@ class DramatiqSystem(System):
 
     def start(self, workload: str) -> WorkerGroup:
         workload_registry.get(workload)  # unknown name: error listing the valid ones, now
-        argv = [console_script("dramatiq"), "comparisons.dramatiq_adapter.actors",
+        # `python -m`: this Python (its installed packages), whatever `dramatiq` is on PATH
+        argv = [self.python(), "-m", "dramatiq", "comparisons.dramatiq_adapter.actors",
                 "--processes", str(self.config.processes),
                 "--threads", str(self.config.concurrency),
                 "--worker-shutdown-timeout", str(SHUTDOWN_MS)]
