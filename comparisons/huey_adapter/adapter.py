@@ -27,6 +27,7 @@ Mapping of the contract onto Huey's own features:
 from __future__ import annotations
 
 import datetime as dt
+import signal
 import time
 import uuid
 from collections.abc import Iterable
@@ -85,6 +86,7 @@ class HueySystem(System):
         "sqlite": _config("sqlite", 4, "thread", "sqlite", delay=0.1, max_delay=1.0),
     }
     supports = frozenset({"retries", "delay"})
+    graceful_signal = signal.SIGINT  # huey_consumer: SIGINT waits for running tasks, SIGTERM stops
 
     def __init__(self, redis_url: str, run_dir: Path | str, config: SystemConfig | str = "default"):
         super().__init__(redis_url, run_dir, config)
