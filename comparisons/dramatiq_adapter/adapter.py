@@ -13,8 +13,9 @@ thread per queue. Named configs:
 Mapping of the contract onto Dramatiq's own features:
 - enqueue: a dramatiq.Message for the actor `queuebench_run`, with the harness job id as its
   message id, sent through the broker (RedisBroker: the message in the hash `<q>.msgs`, its id
-  pushed on the list `<q>`). A worker's consumer moves ids it takes into its own acks set and
-  acknowledges (deletes) a message only after the actor returned: ack after the work.
+  pushed on the list `<q>`). A worker's consumer polls the list (an empty fetch sleeps with
+  jittered backoff up to 1 s), moves the ids it takes into its own acks set and acknowledges
+  (deletes) a message only after the actor returned: ack after the work.
 - delay: the broker's delay queue `<q>.DQ` (eta in the message); a worker's delay consumer
   holds it and re-enqueues it on `<q>` when due.
 - RetryPolicy: the Retries middleware, per message. "exponential": min_backoff = delay_s,
