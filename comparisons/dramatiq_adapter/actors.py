@@ -57,4 +57,5 @@ if not _url:
     )
 broker = make_broker(_url, os.environ.get(ENV_PREFIX, ""))
 dramatiq.set_broker(broker)
-queuebench_run = dramatiq.actor(run, actor_name=ACTOR_NAME, queue_name=os.environ.get(ENV_PREFIX, "") + "default", max_retries=0)
+queuebench_run = dramatiq.actor(actor_name=ACTOR_NAME, queue_name=os.environ.get(ENV_PREFIX, "") + "default",
+                                max_retries=0)(run)

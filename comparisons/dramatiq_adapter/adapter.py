@@ -109,7 +109,8 @@ class DramatiqSystem(System):
         self.broker_url = amqp_url() if self.amqp else redis_url
         self.prefix = f"qb{uuid.uuid4().hex[:8]}-" if self.amqp else ""
         self.queue_names = queue_names(self.prefix)
-        self.broker = make_broker(self.broker_url, self.prefix)
+        # RedisBroker or RabbitmqBroker: each has its own way to look inside (client, counts)
+        self.broker: Any = make_broker(self.broker_url, self.prefix)
 
     @classmethod
     def check_config(cls, config: SystemConfig) -> None:
