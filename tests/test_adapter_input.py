@@ -13,7 +13,7 @@ import redis
 from system_helpers import Driven, records, wait_for
 
 # the adapter and its config with a single worker process (no pool child to reconnect)
-IN_PROCESS = {"rq": "simple", "celery": "solo", "dramatiq": "threads"}
+IN_PROCESS = {"rq": "simple", "celery": "solo", "dramatiq": "one_process"}
 
 
 @pytest.fixture(params=sorted(IN_PROCESS))

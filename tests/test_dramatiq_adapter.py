@@ -67,7 +67,7 @@ def test_the_threads_config_runs_many_jobs_at_once_in_one_process(
     drive: Callable[..., Driven], workload_factory: Callable[..., Any], run_dir: Path
 ) -> None:
     workload_factory("sleep", ms=500)
-    d = drive("dramatiq", "threads")
+    d = drive("dramatiq", "one_process")
     d.start("sleep")
     jobs = [d.job("sleep", [500]) for _ in range(16)]
     d.system.enqueue_many(jobs)
@@ -97,7 +97,7 @@ def test_a_job_failing_without_a_policy_is_dead_lettered_as_failed_and_one_out_o
     drive: Callable[..., Driven], workload_factory: Callable[..., Any], run_dir: Path
 ) -> None:
     workload_factory("flaky", fail_first=10)
-    d = drive("dramatiq", "threads")
+    d = drive("dramatiq", "one_process")
     once = d.job("flaky", ["a"])
     retried = d.job("flaky", ["b"], retry=RetryPolicy(max_retries=1, delay_s=0.1, backoff="fixed"))
     d.system.enqueue_many([once, retried])
@@ -113,7 +113,7 @@ def test_an_exponential_retry_waits_between_one_and_two_times_its_planned_delay(
     drive: Callable[..., Driven], workload_factory: Callable[..., Any], run_dir: Path
 ) -> None:
     workload_factory("flaky", fail_first=2)
-    d = drive("dramatiq", "threads")
+    d = drive("dramatiq", "one_process")
     job = d.job("flaky", ["k"], retry=RetryPolicy(max_retries=2, delay_s=0.3, backoff="exponential"))
     d.start("flaky")
     d.system.enqueue(job)
@@ -133,7 +133,7 @@ def test_jobs_running_when_the_workers_are_killed_stay_queued_not_lost(
     drive: Callable[..., Driven], workload_factory: Callable[..., Any], run_dir: Path
 ) -> None:
     workload_factory("sleep", ms=3000)
-    d = drive("dramatiq", "threads")
+    d = drive("dramatiq", "one_process")
     group = d.start("sleep")
     jobs = [d.job("sleep", [3000]) for _ in range(4)]
     d.system.enqueue_many(jobs)
@@ -208,7 +208,7 @@ def test_sigterm_lets_a_running_job_finish_before_the_workers_exit(
     drive: Callable[..., Driven], workload_factory: Callable[..., Any], run_dir: Path
 ) -> None:
     workload_factory("sleep", ms=1000)
-    d = drive("dramatiq", "threads")
+    d = drive("dramatiq", "one_process")
     group = d.start("sleep")
     job = d.job("sleep", [1000])
     d.system.enqueue(job)
