@@ -218,3 +218,14 @@ def test_sigterm_lets_a_running_job_finish_before_the_workers_exit(
     d.system.stop(group, graceful=True)
     assert [r["outcome"] for r in records(run_dir, job.job_id)] == ["ok"]
     assert d.system.queued() == []
+
+
+def test_the_throughput_sweep_plans_each_concurrency_of_two_processes_once() -> None:
+    """scaled() cannot give 2 worker processes fewer than 2 jobs at once: the sweep's 1 and 2
+    are the same cell, planned once (two cells with one id would share their raw records)."""
+    from harness.scenarios import throughput
+
+    sizes = dict(throughput.SCENARIO.plan("default").sizes)
+    planned = throughput.cells(DramatiqSystem, ["default"], ["noop"], sizes)
+    tags = [c.tag for c in planned]
+    assert len(tags) == len(set(tags)) and "c2" in tags
