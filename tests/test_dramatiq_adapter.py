@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from system_helpers import Driven, needs, ok_jobs, records, wait_for
+from system_helpers import Driven, ok_jobs, records, wait_for
 
 from comparisons.dramatiq_adapter.adapter import ENV_AMQP_URL, DramatiqSystem, message_options
 from comparisons.dramatiq_adapter.wire import FIXED_DELAY_OPTION
-from core.contract import JobSpec, RetryPolicy
+from core.contract import RetryPolicy
 from core.errors import ConfigUnavailable
 
 # -- the retry policy as Retries middleware options ---------------------------------------------
@@ -157,25 +157,16 @@ def test_the_rabbitmq_config_is_unavailable_with_the_reason_when_no_broker_answe
 
 
 def test_the_rabbitmq_config_runs_jobs_and_retries_on_rabbitmq(
-    redis_url: str, run_dir: Path, workload_factory: Callable[..., Any]
+    drive: Callable[..., Driven], workload_factory: Callable[..., Any], run_dir: Path
 ) -> None:
-    try:
-        DramatiqSystem.check_config(DramatiqSystem.configs["rabbitmq"])
-    except ConfigUnavailable as exc:
-        needs(str(exc), "the dramatiq rabbitmq test needs RabbitMQ")
     workload_factory("flaky", fail_first=1)
-    system = DramatiqSystem(redis_url, run_dir, "rabbitmq")
-    group = system.start("flaky")
-    try:
-        job = JobSpec(JobSpec.new_id(), "flaky", ["r"],
-                      retry=RetryPolicy(max_retries=1, delay_s=0.1, backoff="fixed"))
-        system.enqueue(job)
-        wait_for(lambda: job.job_id in ok_jobs(run_dir), 30, "the retried job on RabbitMQ")
-        assert [r["attempt"] for r in records(run_dir, job.job_id)] == [1, 2]
-        assert system.pending() == 0
-    finally:
-        system.stop(group, graceful=False)
-        system.close()
+    d = drive("dramatiq", "rabbitmq")  # skips, printing the reason, without a broker
+    d.start("flaky")
+    job = d.job("flaky", ["r"], retry=RetryPolicy(max_retries=1, delay_s=0.1, backoff="fixed"))
+    d.system.enqueue(job)
+    wait_for(lambda: job.job_id in ok_jobs(run_dir), 30, "the retried job on RabbitMQ")
+    assert [r["attempt"] for r in records(run_dir, job.job_id)] == [1, 2]
+    assert d.system.pending() == 0
 
 
 # -- a missing library ----------------------------------------------------------------------------
