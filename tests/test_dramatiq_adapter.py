@@ -123,7 +123,7 @@ def test_an_exponential_retry_waits_between_one_and_two_times_its_planned_delay(
     for k, (a, b) in enumerate(zip(got, got[1:], strict=False)):
         planned = 0.3 * 2**k
         waited = (b["start"] - a["end"]) / 1e9
-        assert planned * 0.95 <= waited <= planned * 2 + 1.0, f"retry {k}: {waited:.2f} s"
+        assert planned * 0.95 <= waited <= planned * 2 + 3.0, f"retry {k}: {waited:.2f} s"
 
 
 # -- a crash: ack after the work ------------------------------------------------------------------
