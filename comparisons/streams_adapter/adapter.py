@@ -35,11 +35,19 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from taskiq import TaskiqMessage
-from taskiq.kicker import AsyncKicker
-from taskiq.labels import prepare_label
 
-from comparisons.streams_adapter.app import (
+try:
+    from taskiq import TaskiqMessage
+    from taskiq.kicker import AsyncKicker
+    from taskiq.labels import prepare_label
+    from taskiq_redis import RedisStreamBroker  # noqa: F401 - checked here, used in app.py
+except ImportError as exc:  # the registry reports the system unavailable with this message
+    raise ImportError(
+        f"the streams system needs the packages taskiq and taskiq-redis "
+        f"(pip install 'taskiq>=0.13,<0.14' 'taskiq-redis>=1.2,<2'); {exc}", name=exc.name
+    ) from exc
+
+from comparisons.streams_adapter.app import (  # noqa: E402
     ENV_CONSUMER,
     ENV_OPTIONS,
     ENV_REDIS,
