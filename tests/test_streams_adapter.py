@@ -194,3 +194,15 @@ def test_without_taskiq_redis_only_the_streams_system_is_unavailable_and_names_i
                          timeout=60, cwd=Path(__file__).resolve().parent.parent)
     assert out.returncode == 0, out.stderr
     assert "taskiq-redis" in out.stdout and "streams" in out.stdout
+
+
+def test_an_idle_worker_on_a_quiet_stream_exits_promptly_on_sigterm(
+    streams: Make, workload_factory: Callable[..., Any]
+) -> None:
+    workload_factory("noop")
+    system, groups = streams("default", processes=1)
+    group = system.start("noop")
+    groups.append(group)
+    group.signal(signal.SIGTERM)
+    assert group.wait(10), "SIGTERM did not stop an idle worker (the stop flag must wake the loop)"
+    assert group.processes[0].returncode == 0

@@ -40,7 +40,7 @@ try:
     from taskiq import TaskiqMessage
     from taskiq.kicker import AsyncKicker
     from taskiq.labels import prepare_label
-    from taskiq_redis import RedisStreamBroker  # noqa: F401 - checked here, used in app.py
+    from taskiq_redis import ListRedisScheduleSource
 except ImportError as exc:  # the registry reports the system unavailable with this message
     raise ImportError(
         f"the streams system needs the packages taskiq and taskiq-redis "
@@ -82,7 +82,7 @@ return #redis.call('XRANGE', KEYS[1], '(' .. last, '+')
 
 def _config(name: str, processes: int, concurrency: int, **options: Any) -> SystemConfig:
     return SystemConfig(name=name, processes=processes, concurrency=concurrency,
-                        options={"queues": list(QUEUES), "log_level": "WARNING", **options})
+                        options={"queues": list(QUEUES), **options})
 
 
 def retry_labels(policy: RetryPolicy | None) -> dict[str, Any]:
@@ -101,7 +101,11 @@ def retry_labels(policy: RetryPolicy | None) -> dict[str, Any]:
     return labels
 
 
-def entry_job_id(fields: dict[bytes, bytes]) -> str | None:
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def entry_job_id(fields: Any) -> str | None:
     """The harness job id (taskiq's task id) of one stream entry, or None if it is not ours."""
     try:
         return str(json.loads(fields[b"data"])["task_id"])
@@ -132,7 +136,7 @@ class StreamsSystem(System):
                                         "xread_block_ms")}
         self._broker = make_broker(redis_url, self.broker_options)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._source = None
+        self._source: ListRedisScheduleSource | None = None
         self._undelivered = self.redis.register_script(UNDELIVERED)
         self._group: WorkerGroup | None = None
         self._scheduler_proc: Any = None
@@ -153,9 +157,7 @@ class StreamsSystem(System):
         processes = []
         for i, consumer in enumerate(names):
             argv = [self.python(), "-m", "comparisons.streams_adapter.worker", "work",
-                    "--max-async-tasks", str(c), "--max-threadpool-threads", str(c),
-                    "--log-level", self.config.options.get("log_level", "WARNING"),
-                    "--shutdown-timeout", "10"]
+                    "--concurrency", str(c)]
             env = {**self.worker_env(), ENV_CONSUMER: consumer}
             processes.append(self.spawn(argv, f"streams-worker-{i}", env))
         group = WorkerGroup(processes, self.name, self.config)
@@ -234,7 +236,7 @@ class StreamsSystem(System):
 
     def _schedule(self, job: JobSpec, labels: dict[str, Any]) -> None:
         """A delayed job: taskiq's schedule_by_time on the schedule source."""
-        if self._loop is None:
+        if self._loop is None or self._source is None:
             self._loop = asyncio.new_event_loop()
             self._source = make_source(self.redis_url)
         due = datetime.now(UTC) + timedelta(seconds=job.delay_s)
@@ -272,7 +274,7 @@ class StreamsSystem(System):
         if not self.redis.exists(STREAM):
             return []
         last = "0-0"
-        pel: set[bytes] = set()
+        pel: set[Any] = set()
         try:
             for g in self.redis.xinfo_groups(STREAM):
                 if g["name"] in (GROUP, GROUP.encode()):
@@ -284,8 +286,8 @@ class StreamsSystem(System):
             pass
         out = []
         last_key = tuple(int(x) for x in last.split("-"))
-        for entry_id, fields in self.redis.xrange(STREAM):
-            key = tuple(int(x) for x in entry_id.decode().split("-"))
+        for entry_id, fields in self.redis.xrange(STREAM) or []:
+            key = tuple(int(x) for x in _text(entry_id).split("-"))
             if key > last_key or entry_id in pel:
                 job_id = entry_job_id(fields)
                 if job_id:

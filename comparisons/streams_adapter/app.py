@@ -53,7 +53,8 @@ class ClaimingStreamBroker(RedisStreamBroker):
                     self.consumer_group_name, self.consumer_name, {self.queue_name: ">"},
                     block=self.block, noack=False, count=self.count,
                 )
-                for stream, entries in fetched or []:
+                stream_entries: Any = fetched or []
+                for stream, entries in stream_entries:
                     for entry_id, fields in entries:
                         yield AckableMessage(data=fields[b"data"],
                                              ack=self._ack_generator(id=entry_id, queue_name=stream))
