@@ -206,3 +206,26 @@ def test_an_idle_worker_on_a_quiet_stream_exits_promptly_on_sigterm(
     group.signal(signal.SIGTERM)
     assert group.wait(10), "SIGTERM did not stop an idle worker (the stop flag must wake the loop)"
     assert group.processes[0].returncode == 0
+
+
+def test_a_schedule_due_in_an_earlier_minute_is_still_sent_when_the_scheduler_starts(
+    streams: Make, workload_factory: Callable[..., Any], run_dir: Path, redis_url: str
+) -> None:
+    """taskiq-redis finds past-minute schedules by parsing their keys: the prefix must let it."""
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from taskiq.kicker import AsyncKicker
+
+    from comparisons.streams_adapter.app import TASK_NAME, make_broker, make_source
+
+    workload_factory("noop")
+    system, groups = streams()
+    late = job("noop")
+    source = make_source(redis_url)
+    kicker: AsyncKicker[Any, Any] = AsyncKicker(TASK_NAME, make_broker(redis_url, {}), {})
+    due = datetime.now(UTC) - timedelta(minutes=2)
+    asyncio.run(kicker.with_task_id(late.job_id).schedule_by_time(source, due, *late.probe_args()))
+    assert system.registries().scheduled == [late.job_id]
+    groups.append(system.start("noop"))  # starts the scheduler: a schedule is waiting
+    wait_for(lambda: late.job_id in ok_jobs(run_dir), 20, "the overdue schedule to be sent")

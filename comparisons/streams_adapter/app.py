@@ -35,7 +35,9 @@ SYSTEM = "streams"
 TASK_NAME = "queuebench.run"
 STREAM = "queuebench:stream"
 GROUP = "queuebench"
-SCHEDULE_PREFIX = "queuebench:streams:schedule"
+# no ":" in it: ListRedisScheduleSource finds past-minute schedules by splitting its keys on
+# ":" (prefix:time:minute), so a prefix with colons hides every schedule due in an earlier minute
+SCHEDULE_PREFIX = "queuebench_streams_schedule"
 ENV_REDIS = "QUEUEBENCH_STREAMS_REDIS"
 ENV_OPTIONS = "QUEUEBENCH_STREAMS_OPTIONS"
 ENV_CONSUMER = "QUEUEBENCH_STREAMS_CONSUMER"  # this process's consumer name in the group

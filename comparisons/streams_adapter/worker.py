@@ -59,7 +59,7 @@ def main(argv: list[str]) -> int:
         asyncio.run(work(args.concurrency))
     else:
         asyncio.run(run_scheduler(SchedulerArgs.from_cli(
-            [f"{APP}:scheduler", "--update-interval", "1"])))
+            [f"{APP}:scheduler", "--update-interval", "1", "--log-level", "WARNING"])))
     return 0
 
 
