@@ -1,7 +1,7 @@
 """StreamsSystem: a Redis Streams queue (taskiq + taskiq-redis's RedisStreamBroker) driven
 through the System contract.
 
-Workers are real processes (worker.py: taskiq's own start_listen), one consumer each in one
+Workers are real processes (worker.py: taskiq's own Receiver), one consumer each in one
 consumer group on one stream. Named configs:
 
     default      2 processes x 10 tasks (threads run the synchronous job), the broker as it
