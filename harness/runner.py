@@ -186,6 +186,7 @@ def plan(options: RunOptions) -> Plan:
     for name, cls in classes.items():
         systems_info[name] = {
             "title": cls.title, "supports": sorted(cls.supports), "available": True, "reason": "",
+            "original": cls.original,
             "configs": {c: cls.configs[c].describe() for c in sorted(used[name])},
         }
     return Plan(cells, skipped, systems_info, chosen,

@@ -48,7 +48,7 @@ class Section:
 def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["j2", "html"]),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(fmt=metrics.fmt, fmt_ratio=metrics.fmt_ratio,
+    env.globals.update(fmt=metrics.fmt, fmt_ratio=metrics.fmt_ratio, fmt_ratio_range=metrics.fmt_ratio_range,
                        css=(TEMPLATES / "style.css").read_text(),
                        built=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
     return env
@@ -147,6 +147,7 @@ def render(run: Run, out_dir: Path) -> str:
         run=run, meta=_Meta(run.metadata), columns=tables.columns(run), groups=groups,
         variants=tables.variants(run),
         summary_teach=teach.summary(run), sections=secs, duration=_duration(run),
+        quick=run.data.get("profile") == "quick",
         counts={"ok": ok, "other": len(run.cells) - ok})
 
 
