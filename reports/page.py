@@ -24,7 +24,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from core.errors import ResultsError
 from core.scenario import Hook, Scenario
-from reports import exports, metrics, tables, teach
+from reports import exports, fidelity, metrics, tables, teach
 from reports.figures import Plot
 from reports.run import FLOOR, Run, load
 from reports.sections import Table, generic_table
@@ -77,6 +77,8 @@ def configs_section(run: Run, env: Environment) -> str:
 
 
 CONFIGS_METHOD = "Every system's exact configuration and the machine the run was measured on."
+FIDELITY_METHOD = ("A clone names the system it copies; here each of its headline figures stands beside the "
+                   "original's from the same run, with the ratio and its interval.")
 RAW_METHOD = "The data behind every figure on this page, next to it in this folder."
 
 
@@ -113,6 +115,10 @@ def scenario_sections(run: Run, name: str, declared: Scenario) -> list[Section]:
 
 def sections(run: Run, env: Environment) -> list[Section]:
     out = [Section("summary", "Summary", "")]
+    made = fidelity.table(run)
+    if made:
+        out.append(Section("fidelity", "Fidelity: each clone beside its original", FIDELITY_METHOD,
+                           tables=[made], teach=fidelity.explain(run)))
     for name, declared in run.scenarios.items():
         out.extend(scenario_sections(run, name, declared))
     out.append(Section("configs", "Configs & metadata", CONFIGS_METHOD, html=configs_section(run, env)))
