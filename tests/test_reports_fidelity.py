@@ -9,12 +9,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from test_reports import dom
 
 import reports
 from core import registry
 from reports import fidelity
 from reports.run import load
-from test_reports import dom
 
 MEASURED = Path(__file__).parent / "fixtures" / "results-fidelity"
 SMALL = Path(__file__).parent / "fixtures" / "results-small"

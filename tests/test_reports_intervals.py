@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_reports import Node, dom
 
 import reports
 from reports import tables
 from reports.diff import changes
 from reports.run import load
-from test_reports import Node, dom
 
 SMALL = Path(__file__).parent / "fixtures" / "results-small"
 MEASURED = Path(__file__).parent / "fixtures" / "results-fidelity"
