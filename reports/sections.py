@@ -139,7 +139,10 @@ def throughput_table(run: Run) -> Table | None:
                 if not tps:
                     continue
                 med, lo, hi = figures.spread(tps)
-                rows.append([f"{name(run, system, config)} · {workload} · concurrency {conc}",
+                unit = metrics.concurrency_unit(group[0]["params"]) or \
+                    metrics.concurrency_unit(run.config(system, config))
+                rows.append([f"{name(run, system, config)} · {workload} · concurrency {conc}"
+                             + (f" ({unit})" if unit else ""),
                              metrics.fmt(med, "jobs/s"),
                              metrics.fmt_range(lo, hi, "jobs/s") if len(tps) > 1 else "",
                              len(tps), metrics.fmt(figures.spread(walls)[0], "s") if walls else "—"])
@@ -147,7 +150,7 @@ def throughput_table(run: Run) -> Table | None:
         return None
     return Table("throughput", "Every system and config: jobs/s worker side (median of repeats, min–max) "
                  "and wall time including boot",
-                 ["system · workload · concurrency", "throughput", "spread", "repeats", "wall time"],
+                 ["system · workload · concurrency (processes × threads)", "throughput", "spread", "repeats", "wall time"],
                  rows, {1, 2, 3, 4}, collapsed=len(rows) > 16)
 
 

@@ -49,6 +49,7 @@ class Entry:
     best_ci: tuple[float, float] | None = None
     unclear: bool = False  # its interval overlaps the best's: no clear difference
     warnings: list[str] = field(default_factory=list)  # pyperf-style: unstable, high load
+    concurrency: str = ""  # a throughput figure's unit of concurrency: "1 process × 10 threads"
 
     @property
     def text(self) -> str:
@@ -102,18 +103,32 @@ def _ratio_ci(a: Entry, b: Entry) -> tuple[float, float] | None:
     return (got[0], got[1]) if got else None
 
 
+def cells_of_row(run: Run, row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The measured cells (every repeat) behind a summary row."""
+    declared = run.scenarios.get(row["scenario"])
+    return [c for c in run.cells_of(row["scenario"])
+            if (c["system"], c["config"], c["workload"]) == (row["system"], row["config"], row["workload"])
+            and (declared is None or params_key(declared.key_of(c["params"])) == params_key(row["params"]))]
+
+
+def concurrency_unit(run: Run, row: dict[str, Any]) -> str:
+    """The unit of concurrency of a throughput row: "1 process × 10 threads" (from its cells'
+    processes and threads, else the config's)."""
+    for c in cells_of_row(run, row):
+        said = metrics.concurrency_unit(c["params"])
+        if said:
+            return said
+    return metrics.concurrency_unit(run.config(row["system"], row["config"]))
+
+
 def high_load(run: Run, row: dict[str, Any]) -> float | None:
     """The highest 1-minute load average per core at the start of the cells behind a summary
     row, when it is above metrics.HIGH_LOAD_PER_CORE (else None)."""
     cores = run.metadata.get("cores") or 1
-    declared = run.scenarios.get(row["scenario"])
     worst = None
-    for c in run.cells_of(row["scenario"]):
+    for c in cells_of_row(run, row):
         load = c.get("load_before")
-        if (c["system"], c["config"], c["workload"]) != (row["system"], row["config"], row["workload"]) \
-                or not isinstance(load, int | float):
-            continue
-        if declared and params_key(declared.key_of(c["params"])) != params_key(row["params"]):
+        if not isinstance(load, int | float):
             continue
         worst = max(worst or 0.0, float(load) / float(cores))
     return worst if worst is not None and worst > metrics.HIGH_LOAD_PER_CORE else None
@@ -137,6 +152,8 @@ def entry_of(run: Run, r: dict[str, Any]) -> Entry:
                              and (float(e.hi) - float(e.lo)) / abs(float(median)) > summaries.UNSTABLE_SPREAD):
         width = (float(e.hi or 0) - float(e.lo or 0)) / abs(float(median or 1))
         e.warnings.append(f"unstable: the repeats spread over {width * 100:.0f} % of the median")
+    if r.get("unit", "").endswith("/s") and r["scenario"] != "latency":
+        e.concurrency = concurrency_unit(run, r)
     load = high_load(run, r)
     if load is not None:
         e.warnings.append(f"run under load: load average {load:.1f} per core when a repeat started")
