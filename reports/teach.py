@@ -377,6 +377,7 @@ def memory(run: Run) -> list[str]:
         out.append("Copy-on-write: the processes of one tree share pages (after the fork, and shared "
                    "libraries), and a sum of RSS counts each shared page once per process. PSS splits them "
                    "fairly; read PSS. RSS sum against PSS at peak: " + "; ".join(shared) + ".")
+    out += threads_vs_processes(run)
     peaks.sort()
     if len(peaks) > 1:
         out.append(f"{name(run, peaks[-1][1], peaks[-1][2])} needs {_times(peaks[-1][0] / peaks[0][0])} the "
@@ -472,6 +473,46 @@ def retries(run: Run) -> list[str]:
     return out + unsupported(run, "retries")
 
 
+def threads_vs_processes(run: Run) -> list[str]:
+    """At each number of jobs in flight where both models ran: the leanest threaded system
+    against the leanest process-based one (fork-per-job or a prefork pool), peak PSS of the whole
+    worker tree, children included."""
+    out = []
+    by_flight: dict[int, dict[str, list[tuple[float, str, str]]]] = {}
+    for system, config, cells in by_pair(run, run.cells_of("memory")):
+        def flight(c: dict[str, Any]) -> int:
+            return int(c["params"].get("in_flight") or c["params"].get("concurrency") or 0)
+
+        for jobs in sorted({flight(c) for c in cells}):
+            mine = [c for c in cells if flight(c) == jobs]
+            pss = _median(mine, "peak.pss")
+            kind = "threads" if mine[0]["metrics"].get("model") == "threads" else "processes"
+            if pss is not None and jobs:
+                by_flight.setdefault(jobs, {}).setdefault(kind, []).append((pss, system, config))
+    for count, kinds in sorted(by_flight.items()):
+        if "threads" not in kinds or "processes" not in kinds:
+            continue
+        t, p = min(kinds["threads"]), min(kinds["processes"])
+        verdict = (f"processes need {_times(p[0] / t[0])} the memory of threads" if p[0] > t[0]
+                   else f"threads need {_times(t[0] / p[0])} the memory of processes")
+        out.append(f"Threads against processes at {count} job{'s' if count != 1 else ''} in flight "
+                   f"(peak PSS of the whole tree, children included): the leanest threaded system, "
+                   f"{name(run, t[1], t[2])}, holds {fmt(t[0], 'bytes')}; the leanest process-based one, "
+                   f"{name(run, p[1], p[2])}, {fmt(p[0], 'bytes')}: {verdict}.")
+    return out
+
+
+def distribution(values: list[int]) -> str:
+    """Counts over trials as a distribution: "0 in 18 trials, 1 in 2"."""
+    counts = {v: values.count(v) for v in sorted(set(values))}
+    first = True
+    parts = []
+    for v, n in counts.items():
+        parts.append(f"{v:g} in {n} trial{'s' if n != 1 else ''}" if first else f"{v:g} in {n}")
+        first = False
+    return ", ".join(parts)
+
+
 def crash(run: Run) -> list[str]:
     """One sentence per system, config and kill target, over its repeats."""
     out = []
@@ -488,7 +529,9 @@ def crash(run: Run) -> list[str]:
         def say(k: str, per: dict[str, list[int]] = per) -> str:
             vals = per[k]
             med = statistics.median(vals)
-            return f"{med:g}" if min(vals) == max(vals) else f"{min(vals)}–{max(vals)} (median {med:g})"
+            if min(vals) == max(vals):
+                return f"{med:g}"
+            return f"{min(vals)}–{max(vals)} (median {med:g}; {distribution(vals)})"
 
         jobs = group[0]["metrics"].get("jobs") or sum(per[k][0] for k in kinds)
         window = group[0]["metrics"].get("window_s")

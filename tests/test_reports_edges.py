@@ -1,0 +1,89 @@
+"""What the report says at the edges: the unit of concurrency of every throughput figure, the
+knee and generator-limited steps on the latency-against-load plot, threads against processes at
+equal jobs in flight, and crash outcomes as distributions over trials."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from reports import figures, sections, tables, teach
+from reports.run import load
+
+SMALL = Path(__file__).parent / "fixtures" / "results-small"
+MEASURED = Path(__file__).parent / "fixtures" / "results-fidelity"
+
+
+def test_every_throughput_figure_names_processes_and_threads() -> None:
+    run = load(SMALL)
+    shown = {(k[0], row.params.get("concurrency")): e.concurrency for g in tables.summary(run)
+             for row in g.rows if row.metric == "throughput_per_s" for k, e in row.entries.items()
+             if k[0] != "redis-py"}
+    assert shown[("resque_clone", 4)] == "4 processes × 1 thread"
+    assert shown[("sidekiq_clone", 4)] == "1 process × 4 threads"
+    assert all(shown.values())
+    table = sections.throughput_table(run)
+    assert table is not None and all("process" in row[0] for row in table.rows)
+
+
+def test_the_load_plot_marks_the_maximum_sustainable_rate_and_generator_limited_steps() -> None:
+    run = load(MEASURED)
+    (plot,) = figures.latency_vs_load(run)
+    sweeps = [c for c in run.cells_of("latency") if c["system"] == "sidekiq_clone" and "steps" in c["metrics"]]
+    knee = figures.max_sustainable(sweeps)
+    assert knee == 4371.4
+    assert "Sidekiq clone sustains at most 4,371 jobs/s" in plot.alt
+    assert "max sustainable 4,371/s" in plot.svg
+    assert "generator-limited (×)" in plot.alt
+
+
+def test_the_load_plot_draws_every_sweep_step() -> None:
+    run = load(MEASURED)
+    sweeps = [c for c in run.cells_of("latency") if c["system"] == "sidekiq_ruby" and "steps" in c["metrics"]]
+    steps = figures.sweep_steps(sweeps)
+    assert sorted(steps) == sorted({s["fraction"] for c in sweeps for s in c["metrics"]["steps"]
+                                    if s.get("latency_us")})
+    assert all(len(v) <= len(sweeps) for v in steps.values())
+
+
+def test_memory_states_threads_against_processes_at_equal_jobs_in_flight() -> None:
+    (line,) = teach.threads_vs_processes(load(SMALL))
+    assert line.startswith("Threads against processes at 4 jobs in flight")
+    assert "Sidekiq clone, holds 36.7 MiB" in line and "Resque clone, 113.1 MiB" in line
+    assert line.endswith("processes need ×3.1 the memory of threads.")
+
+
+def test_no_threads_against_processes_sentence_without_both_models() -> None:
+    assert teach.threads_vs_processes(load(MEASURED)) == []  # two threaded systems only
+
+
+def crash_trials(tmp_path: Path, lost: list[int]) -> Path:
+    """The fixture with the Resque clone's worker-kill crash cell repeated once per value of
+    `lost`, each trial losing that many jobs."""
+    target = tmp_path / "run"
+    shutil.copytree(SMALL, target)
+    d = json.loads((target / "results.json").read_text())
+    cell = next(c for c in d["cells"] if c["scenario"] == "crash" and c["system"] == "resque_clone"
+                and c["status"] == "ok" and figures.kill_target(c) == "worker")
+    trials: list[dict[str, Any]] = []
+    for i, n in enumerate(lost):
+        t = json.loads(json.dumps(cell))
+        t["repeat"], t["id"] = i, f"{cell['id']}-t{i}"
+        t["metrics"]["counts"]["lost"] = n
+        trials.append(t)
+    d["cells"] = [c for c in d["cells"] if c is not cell and c["id"] != cell["id"]] + trials
+    d["summary"] = []
+    (target / "results.json").write_text(json.dumps(d))
+    return target
+
+
+def test_crash_outcomes_read_as_a_distribution_over_trials(tmp_path: Path) -> None:
+    run = load(crash_trials(tmp_path, [0] * 18 + [1, 1]))
+    line = next(x for x in teach.crash(run) if x.startswith("Killing Resque clone's worker"))
+    assert "(20 repeats)" in line and "lost 0–1 (median 0; 0 in 18 trials, 1 in 2)" in line
+
+
+def test_a_distribution_counts_each_value() -> None:
+    assert teach.distribution([2, 0, 0, 1]) == "0 in 2 trials, 1 in 1, 2 in 1"
