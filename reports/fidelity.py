@@ -31,14 +31,22 @@ class Pair:
     original: dict[str, Any]
 
     @property
+    def meaningful(self) -> bool:
+        """A ratio means something only between positive figures (not around zero)."""
+        return all(v > 0 for v in _values(self.clone) + _values(self.original)) \
+            and bool(_values(self.clone)) and bool(_values(self.original))
+
+    @property
     def ratio(self) -> float | None:
         a, b = self.clone.get("median"), self.original.get("median")
-        if not isinstance(a, int | float) or not isinstance(b, int | float) or not b:
+        if not self.meaningful or not isinstance(a, int | float) or not isinstance(b, int | float) or not b:
             return None
         return float(a) / float(b)
 
     @property
     def ratio_ci(self) -> tuple[float, float, str] | None:
+        if not self.meaningful:
+            return None
         return summaries.ratio_interval(_values(self.clone), _values(self.original))
 
     @property
@@ -112,7 +120,7 @@ def table(run: Run) -> Table | None:
     for clone, original in originals(run).items():
         for p in pairs(run, clone, original):
             ci = p.ratio_ci
-            ratio = metrics.fmt_ratio(p.ratio)
+            ratio = metrics.fmt_ratio(p.ratio) or "— (a figure near zero)"
             if ci:
                 kind = "95 % bootstrap CI" if ci[2] == "bootstrap95" else "from the min–max"
                 ratio += f" ({metrics.fmt_ratio_range(ci[0], ci[1])}, {kind})"

@@ -41,6 +41,8 @@ def test_every_shared_headline_figure_gets_a_row_with_the_ratio_and_its_interval
     assert {"throughput_per_s", "peak.uss", "latency_us.p50"} <= metrics_
     for p in pairs:
         assert p.clone["metric"] == p.original["metric"] and p.clone["params"] == p.original["params"]
+        if not p.meaningful:
+            continue  # a figure near zero: no ratio (below)
         ci = p.ratio_ci
         assert p.ratio is not None and ci is not None and ci[0] <= p.ratio <= ci[1]
 
@@ -78,3 +80,15 @@ def test_the_page_has_a_fidelity_section_after_the_summary(tmp_path: Path) -> No
     assert ids[:2] == ["summary", "fidelity"]
     table = doc.find("table", id="table-fidelity")
     assert "Sidekiq clone / Sidekiq 6.4.1" in table.text and "95 % bootstrap CI" in table.text
+
+
+def test_a_figure_near_zero_gets_no_ratio() -> None:
+    run = load(MEASURED)
+    per_job = next(p for p in fidelity.pairs(run, "sidekiq_clone", "sidekiq_ruby")
+                   if p.clone["metric"] == "peak_over_idle_per_job.pss")
+    assert min(per_job.clone["values"]) <= 0  # the measured clone's per-job PSS straddles zero
+    assert per_job.ratio is None and per_job.ratio_ci is None
+    table = fidelity.table(run)
+    assert table is not None
+    row = next(r for r in table.rows if r[0].startswith("Memory: memory per job in flight"))
+    assert row[4] == "— (a figure near zero)"
