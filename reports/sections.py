@@ -160,17 +160,23 @@ def latency_table(run: Run) -> Table | None:
     order = pairs(run, cells)
     for c in sorted(cells, key=lambda c: (order.index((c["system"], c["config"])), c["workload"],
                                           float(c["metrics"].get("offered_rate") or 0), c["repeat"])):
-        m = c["metrics"]
-        h = m.get("latency_us") or {}
-        rows.append([f"{name(run, c['system'], c['config'])} · {c['workload']} · "
-                     f"{metrics.fmt_rate(float(m.get('offered_rate') or 0))}/s · repeat {c['repeat']}",
-                     metrics.fmt(m.get("achieved_rate"), "jobs/s"), h.get("count", ""),
-                     *(metrics.fmt(h.get(k), "us") for k in ("p50", "p90", "p99", "p99_9", "max"))])
+        # a sweep cell: one row per load step
+        for m in c["metrics"].get("steps") or [c["metrics"]]:
+            h = m.get("latency_us") or {}
+            lag = m.get("generator_lag_us") or {}
+            badge = "generator-limited" if lag.get("limited") or (m is c["metrics"] and m.get("generator_limited")) \
+                else ""
+            rows.append([f"{name(run, c['system'], c['config'])} · {c['workload']} · "
+                         f"{metrics.fmt_rate(float(m.get('offered_rate') or 0))}/s · repeat {c['repeat']}",
+                         metrics.fmt(m.get("achieved_rate"), "jobs/s"), h.get("count", ""),
+                         *(metrics.fmt(h.get(k), "us") for k in ("p50", "p90", "p99", "p99_9", "max")),
+                         metrics.fmt(lag.get("p99"), "us") if lag else "", badge])
     if not rows:
         return None
-    return Table("latency", "Every paced cell: the producer's achieved rate and the latency percentiles",
+    return Table("latency", "Every paced cell and sweep step: the producer's achieved rate, the latency "
+                 "percentiles and the producer's own lag (a generator-limited step is never a headline)",
                  ["system · workload · offered · repeat", "achieved", "jobs", "p50", "p90", "p99", "p99.9",
-                  "max"], rows, set(range(1, 8)), collapsed=len(rows) > 12)
+                  "max", "producer lag p99", "producer"], rows, set(range(1, 9)), collapsed=len(rows) > 12)
 
 
 def generic_table(run: Run, scenario: str) -> Table | None:

@@ -161,6 +161,15 @@ def summary(run: Run) -> list[str]:
                    f"({fmt(mem[0]['median'], 'bytes')} USS); largest: "
                    f"{name(run, mem[-1]['system'], mem[-1]['config'])} ({fmt(mem[-1]['median'], 'bytes')}, "
                    f"{_times(mem[-1]['median'] / mem[0]['median'])}).")
+    sustained = [(r["median"], r["system"], r["config"]) for r in run.rows("latency", "max_sustainable_rate")
+                 if r["system"] != FLOOR]
+    limited = sorted({name(run, c["system"], c["config"]) for c in run.cells_of("latency")
+                      if c["metrics"].get("generator_limited") and "steps" in c["metrics"]})
+    if sustained or limited:
+        out.append("Maximum sustainable rate (backlog bounded and p99 under its bound for a whole step): "
+                   + "; ".join(f"{name(run, s, c)} {fmt(v, 'jobs/s')}" for v, s, c in sorted(sustained, reverse=True))
+                   + (("; " if sustained else "") + "generator-limited in some repeats, left out of this figure: "
+                      + ", ".join(limited) if limited else "") + ".")
     lost = [r for r in run.rows("crash", "counts.lost") if r["median"]]
     if lost:
         out.append("Jobs lost when a process was killed: " + "; ".join(

@@ -87,3 +87,27 @@ def test_crash_outcomes_read_as_a_distribution_over_trials(tmp_path: Path) -> No
 
 def test_a_distribution_counts_each_value() -> None:
     assert teach.distribution([2, 0, 0, 1]) == "0 in 2 trials, 1 in 1, 2 in 1"
+
+
+def test_generator_limited_steps_carry_a_badge_in_the_latency_table() -> None:
+    run = load(MEASURED)
+    table = sections.latency_table(run)
+    assert table is not None and table.headers[-1] == "producer"
+    limited = [s for c in run.cells_of("latency") for s in c["metrics"].get("steps") or []
+               if (s.get("generator_lag_us") or {}).get("limited")]
+    idle = [c for c in run.cells_of("latency") if "steps" not in c["metrics"] and c["metrics"].get("generator_limited")]
+    assert limited and sum(1 for row in table.rows if row[-1] == "generator-limited") == len(limited) + len(idle)
+
+
+def test_generator_limited_sweeps_never_give_the_headline_maximum_sustainable_rate() -> None:
+    run = load(MEASURED)
+    rows = run.rows("latency", "max_sustainable_rate")
+    sweeps = [c for c in run.cells_of("latency") if c["system"] == "sidekiq_clone" and "steps" in c["metrics"]]
+    clean = [c for c in sweeps if not c["metrics"]["generator_limited"]]
+    (clone,) = [r for r in rows if r["system"] == "sidekiq_clone"]
+    assert clone["repeats"] == len(clean) < len(sweeps)
+
+
+def test_the_summary_lists_each_systems_maximum_sustainable_rate() -> None:
+    line = next(x for x in teach.summary(load(MEASURED)) if x.startswith("Maximum sustainable rate"))
+    assert "Sidekiq clone 4,371 jobs/s" in line and "generator-limited" in line

@@ -168,3 +168,19 @@ def test_compare_flags_a_change_whose_intervals_separate(tmp_path: Path) -> None
     b = moved(MEASURED, tmp_path / "b", "sidekiq_clone", "peak.uss", 1.7e6, 1.6e6, 1.8e6)
     row = [r for r in changes(load(a), load(b)) if r.system == "Sidekiq clone" and r.label == "peak USS · sleep"]
     assert row and row[0].flagged and row[0].verdict == "worse"
+
+
+def test_a_quick_reports_summary_sentences_carry_no_ratio(tmp_path: Path) -> None:
+    from reports.page import _quick_safe
+
+    quick = load(copy_run(SMALL, tmp_path / "quick", lambda d: d.update(profile="quick")))
+    lines = _quick_safe(quick, reports.teach.summary(quick))
+    assert lines and not any("×" in line for line in lines)
+    assert any("×" in line for line in reports.teach.summary(load(SMALL)))
+
+
+def test_the_run_metadata_records_the_load_average(redis_url: str) -> None:
+    from harness import metadata
+
+    load_avg = metadata.collect(redis_url, True, [])["loadavg"]
+    assert len(load_avg) == 3 and all(x >= 0 for x in load_avg)
