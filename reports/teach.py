@@ -533,7 +533,9 @@ def crash(run: Run) -> list[str]:
     for (system, config, target), group in groups.items():
         who = name(run, system, config)
         kinds = ("completed", "duplicate", "failed", "pending", "lost")
-        per = {k: [int((c["metrics"].get("counts") or {}).get(k, 0)) for c in group] for k in kinds}
+        # one value per trial (a cell may run several, each kept in per_trial), over every repeat
+        trials = [t for c in group for t in (c["metrics"].get("per_trial") or [c["metrics"].get("counts") or {}])]
+        per = {k: [int(t.get(k, 0)) for t in trials] for k in kinds}
 
         def say(k: str, per: dict[str, list[int]] = per) -> str:
             vals = per[k]
@@ -542,7 +544,7 @@ def crash(run: Run) -> list[str]:
                 return f"{med:g}"
             return f"{min(vals)}–{max(vals)} (median {med:g}; {distribution(vals)})"
 
-        jobs = group[0]["metrics"].get("jobs") or sum(per[k][0] for k in kinds)
+        jobs = sum(per[k][0] for k in kinds) or group[0]["metrics"].get("jobs")
         window = group[0]["metrics"].get("window_s")
         parts = []
         if any(per["lost"]):
@@ -570,7 +572,7 @@ def crash(run: Run) -> list[str]:
                     f"{fmt(window, 's')} window.")
         else:
             tail = ""
-        reps = f" ({len(group)} repeats)" if len(group) > 1 else ""
+        reps = f" ({len(trials)} trials)" if len(trials) > 1 else ""
         out.append(f"Killing {who}'s {target} with {jobs} jobs in play{reps}: {say('completed')} completed; "
                    + "; ".join(parts) + "." + tail)
     return out + unsupported(run, "crash")

@@ -82,7 +82,19 @@ def crash_trials(tmp_path: Path, lost: list[int]) -> Path:
 def test_crash_outcomes_read_as_a_distribution_over_trials(tmp_path: Path) -> None:
     run = load(crash_trials(tmp_path, [0] * 18 + [1, 1]))
     line = next(x for x in teach.crash(run) if x.startswith("Killing Resque clone's worker"))
-    assert "(20 repeats)" in line and "lost 0–1 (median 0; 0 in 18 trials, 1 in 2)" in line
+    assert "(20 trials)" in line and "lost 0–1 (median 0; 0 in 18 trials, 1 in 2)" in line
+
+
+def test_crash_trials_inside_one_cell_each_count(tmp_path: Path) -> None:
+    # the full profile runs several trials in one cell (metrics.per_trial): each is one value
+    target = crash_trials(tmp_path, [0])
+    d = json.loads((target / "results.json").read_text())
+    cell = next(c for c in d["cells"] if c["scenario"] == "crash" and c["id"].endswith("-t0"))
+    counts = cell["metrics"]["counts"]
+    cell["metrics"]["per_trial"] = [dict(counts, lost=n) for n in (0, 0, 0, 2)]
+    (target / "results.json").write_text(json.dumps(d))
+    line = next(x for x in teach.crash(load(target)) if x.startswith("Killing Resque clone's worker"))
+    assert "(4 trials)" in line and "lost 0–2 (median 0; 0 in 3 trials, 2 in 1)" in line
 
 
 def test_a_distribution_counts_each_value() -> None:
