@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from core import summary as summaries
 from reports import figures, metrics
 from reports.figures import by_pair, kill_target, name, pairs
 from reports.run import Run, dig
@@ -139,18 +140,22 @@ def throughput_table(run: Run) -> Table | None:
                 if not tps:
                     continue
                 med, lo, hi = figures.spread(tps)
+                kind = "min-max"
+                if len(tps) >= summaries.BOOTSTRAP_MIN:
+                    lo, hi, kind = summaries.interval(tps)
                 unit = metrics.concurrency_unit(group[0]["params"]) or \
                     metrics.concurrency_unit(run.config(system, config))
                 rows.append([f"{name(run, system, config)} · {workload} · concurrency {conc}"
                              + (f" ({unit})" if unit else ""),
                              metrics.fmt(med, "jobs/s"),
-                             metrics.fmt_range(lo, hi, "jobs/s") if len(tps) > 1 else "",
+                             f"{metrics.fmt_range(lo, hi, 'jobs/s')} ({metrics.interval_label(kind, len(tps))})"
+                             if len(tps) > 1 else "",
                              len(tps), metrics.fmt(figures.spread(walls)[0], "s") if walls else "—"])
     if not rows:
         return None
-    return Table("throughput", "Every system and config: jobs/s worker side (median of repeats, min–max) "
+    return Table("throughput", "Every system and config: jobs/s worker side (median of repeats and its interval) "
                  "and wall time including boot",
-                 ["system · workload · concurrency (processes × threads)", "throughput", "spread", "repeats", "wall time"],
+                 ["system · workload · concurrency (processes × threads)", "throughput", "interval", "repeats", "wall time"],
                  rows, {1, 2, 3, 4}, collapsed=len(rows) > 16)
 
 
@@ -187,11 +192,13 @@ def generic_table(run: Run, scenario: str) -> Table | None:
         figure = run.figure(scenario, r["metric"])
         where = " · ".join(x for x in (name(run, r["system"], r["config"]), r["workload"],
                                        metrics.params_label(r["params"], scenario)) if x)
+        ci = r.get("ci") or [r.get("min"), r.get("max")]
+        n = int(r.get("repeats") or 0)
         rows.append([where, figure.label, metrics.fmt(r["median"], r["unit"]),
-                     metrics.fmt_range(r.get("min"), r.get("max"), r["unit"])
-                     if (r.get("repeats") or 0) > 1 else "", r.get("repeats", "")])
+                     f"{metrics.fmt_range(ci[0], ci[1], r['unit'])} "
+                     f"({metrics.interval_label(r.get('interval'), n)})" if n > 1 else "", n])
     if not rows:
         return None
-    return Table(scenario, f"{run.scenario_title(scenario)}: every figure (median of repeats, "
-                 "min–max)", ["system · workload · parameters", "figure", "median", "spread",
-                              "repeats"], rows, {2, 3, 4}, collapsed=len(rows) > 16)
+    return Table(scenario, f"{run.scenario_title(scenario)}: every figure (median of repeats and "
+                 "its interval)", ["system · workload · parameters", "figure", "median", "interval",
+                                   "repeats"], rows, {2, 3, 4}, collapsed=len(rows) > 16)

@@ -184,3 +184,21 @@ def test_the_run_metadata_records_the_load_average(redis_url: str) -> None:
 
     load_avg = metadata.collect(redis_url, True, [])["loadavg"]
     assert len(load_avg) == 3 and all(x >= 0 for x in load_avg)
+
+
+def test_the_throughput_table_labels_its_intervals() -> None:
+    from reports import sections
+
+    measured = sections.throughput_table(load(MEASURED))
+    small = sections.throughput_table(load(SMALL))
+    assert measured is not None and small is not None and measured.headers[2] == "interval"
+    assert all(row[2].endswith("(95 % bootstrap CI)") for row in measured.rows)
+    assert all(row[2].endswith("(min–max of 3)") for row in small.rows if row[3] == 3)
+
+
+def test_a_section_without_hooks_labels_its_intervals() -> None:
+    from reports import sections
+
+    table = sections.generic_table(load(MEASURED), "memory")
+    assert table is not None and table.headers[3] == "interval"
+    assert all(row[3].endswith("(95 % bootstrap CI)") for row in table.rows if row[4] >= 5)
