@@ -444,18 +444,36 @@ def throughput(run: Run) -> list[Plot]:
 # memory
 
 
+def in_flight(cell: dict[str, Any]) -> int:
+    """The jobs a memory cell held in flight at once (older files: its concurrency)."""
+    return int(cell["params"].get("in_flight") or cell["params"].get("concurrency") or 0)
+
+
+def by_flight(pairs_: PairCells) -> PairCells:
+    """Each (system, config, cells) split by jobs in flight, fewest first within a pair; the
+    config slot names it: "default · 10 in flight" (one figure per pair and in-flight count)."""
+    out: PairCells = []
+    for system, config, cells in pairs_:
+        counts = sorted({in_flight(c) for c in cells})
+        for n in counts:
+            label = config if len(counts) == 1 or not n else f"{config} · {n} in flight"
+            out.append((system, label, [c for c in cells if in_flight(c) == n]))
+    return out
+
+
 @styled
 def memory(run: Run) -> list[Plot]:
     cells = run.cells_of("memory")
     rows = grouped(run, cells)
     if not rows:
         return []
+    rows = by_flight(rows)
     fig = _figure(10, 0.9 + 0.62 * len(rows))
     axes = fig.subplots(1, 2, sharey=True)
     kinds = [("uss", "USS (own)", "#33415c"), ("pss", "PSS (fair share)", "#7d8fb3"),
              ("rss", "RSS (counts shared pages again)", "#d3dbe8")]
     said = []
-    labels = [name(run, s, c) for s, c, _ in rows]
+    labels = [flight_name(run, s, c) for s, c, _ in rows]
     for ax, phase in zip(axes, ("idle", "peak"), strict=True):
         for k, (kind, label, col) in enumerate(kinds):
             ys = [i + (k - 1) * 0.27 for i in range(len(rows))]
@@ -470,12 +488,18 @@ def memory(run: Run) -> list[Plot]:
         ax.grid(axis="y", visible=False)
     for (system, config, group) in rows:
         peak = statistics.median(dig(c["metrics"], "peak.uss") for c in group)
-        said.append(f"{name(run, system, config)} peak USS {metrics.fmt(peak, 'bytes')}")
+        said.append(f"{flight_name(run, system, config)} peak USS {metrics.fmt(peak, 'bytes')}")
     axes[0].set_yticks(range(len(rows)), labels)
     axes[0].invert_yaxis()
     _legend_below(fig, axes[0], 3)
     alt = "Memory per system, idle and peak, USS / PSS / RSS in MiB: " + "; ".join(said)
     return [_svg(fig, "memory", alt, _omitted_note(run, cells, "the table below"))]
+
+
+def flight_name(run: Run, system: str, label: str) -> str:
+    """name() of a by_flight() label: "Sidekiq clone · 10 in flight", "RQ (simple) · 1 in flight"."""
+    config, _, flight = label.partition(" · ")
+    return name(run, system, config) + (f" · {flight}" if flight else "")
 
 
 # ---------------------------------------------------------------------------------------------

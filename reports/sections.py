@@ -29,15 +29,18 @@ class Table:
 def memory_table(run: Run) -> Table | None:
     rows = []
     for system, config, cells in by_pair(run, run.cells_of("memory")):
-        chosen = figures.median_cell(cells, "peak.uss") or cells[0]
-        m = chosen["metrics"]
-        rows.append([name(run, system, config), m.get("model", ""), m.get("concurrency", ""),
-                     *(metrics.fmt(dig(m, f"{p}.{k}"), "bytes") for p in ("idle", "peak") for k in ("uss", "pss", "rss")),
-                     dig(m, "peak.processes")])
+        for count in sorted({figures.in_flight(c) for c in cells}):
+            mine = [c for c in cells if figures.in_flight(c) == count]
+            chosen = figures.median_cell(mine, "peak.uss") or mine[0]
+            m = chosen["metrics"]
+            rows.append([name(run, system, config), m.get("model", ""), count or m.get("concurrency", ""),
+                         *(metrics.fmt(dig(m, f"{p}.{k}"), "bytes") for p in ("idle", "peak") for k in ("uss", "pss", "rss")),
+                         dig(m, "peak.processes")])
     if not rows:
         return None
-    return Table("memory", "Memory of the worker tree (the repeat with the median peak USS)",
-                 ["system", "model", "concurrency", "idle USS", "idle PSS", "idle RSS", "peak USS",
+    return Table("memory", "Memory of the whole worker tree, forked children included, by jobs in flight "
+                 "(the repeat with the median peak USS)",
+                 ["system", "model", "jobs in flight", "idle USS", "idle PSS", "idle RSS", "peak USS",
                   "peak PSS", "peak RSS", "processes"], rows, set(range(2, 10)))
 
 

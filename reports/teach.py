@@ -368,12 +368,12 @@ def memory(run: Run) -> list[str]:
     out = []
     shared = []
     peaks = []
-    for system, config, cells in by_pair(run, run.cells_of("memory")):
+    for system, label, cells in figures.by_flight(by_pair(run, run.cells_of("memory"))):
         m = cells[0]["metrics"]
         get = {k: _median(cells, k) for k in ("idle.uss", "peak.uss", "peak.pss", "peak.rss", "peak.processes")}
         if get["peak.uss"] is not None:
-            peaks.append((get["peak.uss"], system, config))
-        who = name(run, system, config)
+            peaks.append((get["peak.uss"], system, label))
+        who = figures.flight_name(run, system, label)
         procs = int(get["peak.processes"] or 0)
         model = m.get("model", "?")
         out.append(f"{who}, {model} at concurrency {m.get('concurrency', '?')}: {fmt(get['idle.uss'], 'bytes')} "
@@ -389,8 +389,8 @@ def memory(run: Run) -> list[str]:
     out += threads_vs_processes(run)
     peaks.sort()
     if len(peaks) > 1:
-        out.append(f"{name(run, peaks[-1][1], peaks[-1][2])} needs {_times(peaks[-1][0] / peaks[0][0])} the "
-                   f"memory of {name(run, peaks[0][1], peaks[0][2])} at peak (USS).")
+        out.append(f"{figures.flight_name(run, peaks[-1][1], peaks[-1][2])} needs {_times(peaks[-1][0] / peaks[0][0])} "
+                   f"the memory of {figures.flight_name(run, peaks[0][1], peaks[0][2])} at peak (USS).")
     return out + unsupported(run, "memory")
 
 
@@ -492,10 +492,11 @@ def threads_vs_processes(run: Run) -> list[str]:
         def flight(c: dict[str, Any]) -> int:
             return int(c["params"].get("in_flight") or c["params"].get("concurrency") or 0)
 
+        # a system's model at its most jobs in flight (with one job, threads or not, it is one process)
+        kind = "threads" if max(cells, key=flight)["metrics"].get("model") == "threads" else "processes"
         for jobs in sorted({flight(c) for c in cells}):
             mine = [c for c in cells if flight(c) == jobs]
             pss = _median(mine, "peak.pss")
-            kind = "threads" if mine[0]["metrics"].get("model") == "threads" else "processes"
             if pss is not None and jobs:
                 by_flight.setdefault(jobs, {}).setdefault(kind, []).append((pss, system, config))
     for count, kinds in sorted(by_flight.items()):

@@ -123,3 +123,42 @@ def test_generator_limited_sweeps_never_give_the_headline_maximum_sustainable_ra
 def test_the_summary_lists_each_systems_maximum_sustainable_rate() -> None:
     line = next(x for x in teach.summary(load(MEASURED)) if x.startswith("Maximum sustainable rate"))
     assert "Sidekiq clone 4,371 jobs/s" in line and "generator-limited" in line
+
+
+def two_flights(tmp_path: Path) -> Path:
+    """The fixture's memory cells at 4 jobs in flight, plus a copy of each at 1 in flight whose
+    peak is 10 MiB smaller."""
+    target = tmp_path / "flights"
+    shutil.copytree(SMALL, target)
+    d = json.loads((target / "results.json").read_text())
+    extra = []
+    for c in d["cells"]:
+        if c["scenario"] == "memory":
+            c["params"]["in_flight"] = 4
+            one = json.loads(json.dumps(c))
+            one["id"], one["params"]["in_flight"] = c["id"] + "-f1", 1
+            for k in ("uss", "pss", "rss"):
+                one["metrics"]["peak"][k] -= 10 * 2**20
+            extra.append(one)
+    d["cells"] += extra
+    d["summary"] = []
+    (target / "results.json").write_text(json.dumps(d))
+    return target
+
+
+def test_the_memory_table_has_a_row_per_jobs_in_flight(tmp_path: Path) -> None:
+    table = sections.memory_table(load(two_flights(tmp_path)))
+    assert table is not None and table.headers[2] == "jobs in flight"
+    resque = [row for row in table.rows if row[0] == "Resque clone"]
+    assert [row[2] for row in resque] == [1, 4]
+    assert "children included" in table.caption
+
+
+def test_memory_sentences_and_the_plot_keep_jobs_in_flight_apart(tmp_path: Path) -> None:
+    run = load(two_flights(tmp_path))
+    lines = teach.memory(run)
+    assert any(x.startswith("Resque clone · 1 in flight") for x in lines)
+    assert any(x.startswith("Resque clone · 4 in flight") for x in lines)
+    assert len([x for x in teach.threads_vs_processes(run)]) == 2  # at 1 and at 4 in flight
+    (plot,) = figures.memory(run)
+    assert "Resque clone · 1 in flight peak USS" in plot.alt and "Resque clone · 4 in flight peak USS" in plot.alt
