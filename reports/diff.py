@@ -177,10 +177,12 @@ def compare(run_a: Path, run_b: Path, out: Path | None = None) -> Path:
     with (out.parent / "compare.csv").open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["scenario", "figure", "params", "system", "unit", "a_median", "a_min", "a_max",
-                    "b_median", "b_min", "b_max", "change", "spread", "flagged", "verdict"])
+                    "b_median", "b_min", "b_max", "change", "spread", "flagged", "verdict",
+                    "a_low", "a_high", "a_interval", "b_low", "b_high", "b_interval"])
         for r in rows:
             w.writerow([r.scenario, r.label, r.detail, r.system, r.unit, *_nums(r.a), *_nums(r.b),
-                        "" if r.change is None else f"{r.change:.4f}", f"{r.spread:.6g}", r.flagged, r.verdict])
+                        "" if r.change is None else f"{r.change:.4f}", f"{r.spread:.6g}", r.flagged, r.verdict,
+                        *_interval(r.a), *_interval(r.b)])
     if out.parent.parent.resolve() == default_root.resolve() and (default_root / "index.html").exists():
         write_index(default_root)
     return out
@@ -190,3 +192,11 @@ def _nums(e: Entry | None) -> list[Any]:
     if e is None or e.status != "ok":
         return ["", "", ""]
     return [e.median, e.lo, e.hi]
+
+
+def _interval(e: Entry | None) -> list[Any]:
+    """low, high and kind ("bootstrap95" / "min-max") of the interval a change was judged by."""
+    b = e.bounds if e and e.status == "ok" else None
+    if b is None or e is None:
+        return ["", "", ""]
+    return [b[0], b[1], e.interval if e.ci else "min-max"]

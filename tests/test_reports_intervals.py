@@ -202,3 +202,15 @@ def test_a_section_without_hooks_labels_its_intervals() -> None:
     table = sections.generic_table(load(MEASURED), "memory")
     assert table is not None and table.headers[3] == "interval"
     assert all(row[3].endswith("(95 % bootstrap CI)") for row in table.rows if row[4] >= 5)
+
+
+def test_the_comparison_csv_gives_the_intervals_it_judged_by(tmp_path: Path) -> None:
+    import csv
+
+    a = base(tmp_path)
+    b = moved(MEASURED, tmp_path / "b", "sidekiq_clone", "peak.uss", 1.7e6, 1.6e6, 1.8e6)
+    page = reports.compare(a, b, tmp_path / "cmp")
+    with (page.parent / "compare.csv").open() as fh:
+        rows = [r for r in csv.DictReader(fh) if r["figure"] == "peak USS · sleep" and r["system"] == "Sidekiq clone"]
+    assert rows and rows[0]["a_interval"] == "bootstrap95" and float(rows[0]["b_low"]) == 1.6e6
+    assert rows[0]["flagged"] == "True"
