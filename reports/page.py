@@ -153,8 +153,22 @@ def render(run: Run, out_dir: Path) -> str:
         run=run, meta=_Meta(run.metadata), columns=tables.columns(run), groups=groups,
         variants=tables.variants(run),
         summary_teach=_quick_safe(run, teach.summary(run)), sections=secs, duration=_duration(run),
-        quick=run.data.get("profile") == "quick",
+        quick=run.data.get("profile") == "quick", load_note=_load_note(run, groups),
         counts={"ok": ok, "other": len(run.cells) - ok})
+
+
+def _load_note(run: Run, groups: list[tables.Group]) -> str:
+    """The page's warning when figures were measured on a loaded machine (pyperf's advice)."""
+    entries = [e for g in groups for row in g.rows for e in row.entries.values() if e.status == "ok"]
+    loaded = sum(1 for e in entries if any("load average" in w for w in e.warnings))
+    if not loaded:
+        return ""
+    at_start = run.metadata.get("loadavg")
+    start = f" (1-minute load average {at_start[0]:g} on {run.metadata.get('cores', '?')} cores when the run began)" \
+        if isinstance(at_start, list) and at_start else ""
+    return (f"{loaded} of {len(entries)} figures were measured while the machine was busy{start}: other "
+            "work shared the CPUs, so their spread is wider and their medians may be lower than on an idle "
+            "machine. Read the intervals; re-run on a quiet machine before quoting them.")
 
 
 def _quick_safe(run: Run, lines: list[str]) -> list[str]:

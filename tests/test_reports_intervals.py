@@ -214,3 +214,16 @@ def test_the_comparison_csv_gives_the_intervals_it_judged_by(tmp_path: Path) -> 
         rows = [r for r in csv.DictReader(fh) if r["figure"] == "peak USS · sleep" and r["system"] == "Sidekiq clone"]
     assert rows and rows[0]["a_interval"] == "bootstrap95" and float(rows[0]["b_low"]) == 1.6e6
     assert rows[0]["flagged"] == "True"
+
+
+def test_a_page_measured_on_a_busy_machine_says_so(measured_doc: Node) -> None:
+    note = measured_doc.find(None, **{"class": "notice load-note"}).text
+    assert "measured while the machine was busy" in note
+
+
+def test_a_page_measured_on_a_quiet_machine_has_no_load_note(tmp_path: Path) -> None:
+    def quiet(d: dict[str, Any]) -> None:
+        for c in d["cells"]:
+            c["load_before"] = 0.1
+    doc = dom(reports.build(copy_run(MEASURED, tmp_path / "calm", quiet), tmp_path / "out"))
+    assert not doc.find_all(None, **{"class": "notice load-note"})
