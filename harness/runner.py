@@ -200,6 +200,7 @@ def plan(options: RunOptions) -> Plan:
     for name, cls in classes.items():
         systems_info[name] = {
             "title": cls.title, "supports": sorted(cls.supports), "available": True, "reason": "",
+            "original": cls.original,
             "configs": {c: cls.configs[c].describe() for c in sorted(used[name])},
         }
     repeats = options.repeats or options.profile.repeats
