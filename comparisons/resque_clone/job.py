@@ -48,11 +48,21 @@ class Job:
 
     @classmethod
     def from_raw(cls, queue: str, raw: bytes) -> Job:
-        text = raw.decode("utf-8", errors="replace")
+        """Parse a queue entry. Whatever the bytes are, this returns a Job: one that cannot be
+        run carries its raw text (invalid UTF-8 escaped as \\xNN) and the reason in load_error,
+        so perform() raises it and the failure record can always be written as JSON."""
         try:
-            payload = keys.decode(text)
-        except ValueError as exc:
-            return cls(queue, text, InvalidPayload(f"payload is not valid JSON ({exc}): {text[:200]!r}"))
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            text = raw.decode("utf-8", errors="backslashreplace")
+            return cls(queue, text, InvalidPayload(f"payload is not valid UTF-8 ({exc.reason} at byte "
+                                                   f"{exc.start}): {text[:200]!r}"))
+        try:
+            payload = keys.decode_strict(text)
+            keys.encode(payload).encode("utf-8")  # what worker:<id> and the failure record need
+        except (ValueError, TypeError, RecursionError, UnicodeEncodeError) as exc:
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
+            return cls(queue, text, InvalidPayload(f"payload is not valid JSON ({reason}): {text[:200]!r}"))
         return cls(queue, payload)
 
     # -- what the payload says ------------------------------------------------------------

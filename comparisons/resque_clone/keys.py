@@ -51,6 +51,16 @@ def decode(raw: bytes | str) -> Any:
     return json.loads(raw)
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (RFC 8259 has no NaN or Infinity)")
+
+
+def decode_strict(raw: bytes | str) -> Any:
+    """Standard JSON only: NaN / Infinity / -Infinity refused on read, as encode() refuses them
+    on write, so a payload read can always be written back."""
+    return json.loads(raw, parse_constant=_no_constant)
+
+
 # ---------------------------------------------------------------------------------------------
 # Keys
 
