@@ -100,7 +100,7 @@ def test_a_killed_workers_job_becomes_a_failure_when_the_next_worker_prunes(resq
 
     resque_worker("--queue", "*", "--interval", "0.05")  # start-up prunes
     [record] = [json.loads(r) for r in redis_client.lrange("resque:failed", 0, -1)]
-    assert record["exception"] == "DirtyExit" and record["error"] == "Job still being processed"
+    assert record["exception"] == "Resque::DirtyExit" and record["error"] == "Job still being processed"
     assert record["worker"] == dead_id and record["payload"] == {"class": "Sleeper", "args": [30, "held"]}
     assert dead_id.encode() not in redis_client.smembers("resque:workers")
     assert not redis_client.exists(f"resque:worker:{dead_id}", f"resque:worker:{dead_id}:started")
@@ -123,7 +123,7 @@ def test_a_worker_with_an_expired_heartbeat_is_pruned_from_any_host(resque, resq
     redis_client.hset("resque:workers:heartbeat", live, keys.heartbeat_at(time.time()))
     resque_worker("--queue", "default", "--interval", "0.05")
     [record] = [json.loads(r) for r in redis_client.lrange("resque:failed", 0, -1)]
-    assert record["exception"] == "PruneDeadWorkerDirtyExit" and ghost in record["error"]
+    assert record["exception"] == "Resque::PruneDeadWorkerDirtyExit" and ghost in record["error"]
     assert "while processing Echo" in record["error"]
     workers = {w.decode() for w in redis_client.smembers("resque:workers")}
     assert ghost not in workers and live in workers

@@ -55,7 +55,7 @@ def test_retry_puts_the_failed_job_back_on_its_queue(failed_job: None, dashboard
     page = browser_page()
     page.goto(dashboard() + "/failed")
     row = page.locator("tr.failure")
-    assert "JobClassNotFound" in row.inner_text()
+    assert "NameError" in row.inner_text()
     assert "restart the worker" in row.inner_text()
     shot(page, "resque-failed")
     row.get_by_role("button", name="Retry", exact=True).click()

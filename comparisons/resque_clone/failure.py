@@ -25,6 +25,13 @@ def backtrace_of(exc: BaseException) -> list[str]:
     return [f"{f.filename}:{f.lineno}:in `{f.name}'" for f in keep]
 
 
+def exception_name(exc: BaseException) -> str:
+    """The record's "exception": Ruby's class name where the clone mirrors a Resque exception
+    (Resque::DirtyExit, NameError, ...), the Python class name otherwise."""
+    own = getattr(type(exc), "resque_name", None)
+    return own if isinstance(own, str) else type(exc).__name__
+
+
 def _message(exc: BaseException) -> str:
     try:
         return str(exc)
@@ -35,7 +42,7 @@ def _message(exc: BaseException) -> str:
 def create(conn: Connection, payload: Any, exc: BaseException, worker: str, queue: str) -> None:
     record = keys.failure_record(
         payload=payload,
-        exception=type(exc).__name__,
+        exception=exception_name(exc),
         error=_message(exc),
         backtrace=backtrace_of(exc),
         worker=worker,

@@ -24,9 +24,13 @@ class InvalidPayload(ValueError):
 class DirtyExit(RuntimeError):  # noqa: N818 - Resque's name
     """The process running the job died (signal, kill) before the job finished."""
 
+    resque_name = "Resque::DirtyExit"  # the failure record's "exception", as Ruby writes it
+
 
 class PruneDeadWorkerDirtyExit(DirtyExit):
     """A worker's heartbeat expired while it held a job."""
+
+    resque_name = "Resque::PruneDeadWorkerDirtyExit"
 
     def __init__(self, worker_id: str, class_name: str | None = None) -> None:
         job = f" while processing {class_name}" if class_name else ""
@@ -35,6 +39,8 @@ class PruneDeadWorkerDirtyExit(DirtyExit):
 
 class TermException(SystemExit):  # noqa: N818 - Resque's name
     """SIGTERM raised inside a running job (shut down now)."""
+
+    resque_name = "Resque::TermException"
 
 
 class Job:

@@ -26,6 +26,8 @@ _classes: dict[str, type] = {}
 class JobClassNotFound(NameError):
     """The payload names a class this worker has not loaded."""
 
+    resque_name = "NameError"  # what Ruby's constantize raises (filter failures by it alike)
+
     def __init__(self, name: Any) -> None:
         super().__init__(
             f"uninitialized constant {name}: this worker has not loaded job class {name!r} "
