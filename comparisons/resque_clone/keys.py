@@ -104,6 +104,10 @@ class Keys:
     def heartbeat(self) -> str:  # HASH worker id -> ISO8601
         return self.key("workers", "heartbeat")
 
+    @property
+    def pause_all_workers(self) -> str:  # STRING: "true" = every worker takes no job (Resque 2.x)
+        return self.key("pause-all-workers")
+
     # stats
     def stat(self, name: str) -> str:  # STRING int: processed, failed, processed:<id>, ...
         return self.key("stat", name)
