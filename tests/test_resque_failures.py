@@ -128,3 +128,19 @@ def test_a_worker_with_an_expired_heartbeat_is_pruned_from_any_host(resque, resq
     workers = {w.decode() for w in redis_client.smembers("resque:workers")}
     assert ghost not in workers and live in workers
 
+
+
+def test_an_expired_heartbeat_of_an_unregistered_worker_is_pruned(resque, resque_worker, redis_client):
+    ghost = "elsewhere:4444:default"  # a heartbeat left behind, the worker never (or no longer) registered
+    redis_client.hset("resque:workers:heartbeat", ghost, "2020-01-01T00:00:00+00:00")
+    fresh = "elsewhere:4545:default"
+    redis_client.hset("resque:workers:heartbeat", fresh, keys.heartbeat_at(time.time()))
+    resque_worker("--queue", "default", "--interval", "0.05")
+    beats = {w.decode() for w in redis_client.hkeys("resque:workers:heartbeat")}
+    assert ghost not in beats and fresh in beats
+
+
+def test_a_worker_id_leaves_out_excluded_queues_as_ruby_does(resque_worker, redis_client):
+    worker = resque_worker("--queue", "*,!low", "--interval", "0.05")
+    [wid] = [w.decode() for w in redis_client.smembers("resque:workers")]
+    assert wid == f"{socket.gethostname()}:{worker.pid}:*"

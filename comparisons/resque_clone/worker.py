@@ -100,7 +100,8 @@ class Worker:
         self.graceful_term = graceful_term  # TERM = QUIT
         self.run_at_exit_hooks = run_at_exit_hooks  # the child runs atexit handlers before exiting
         self.pid = os.getpid()
-        self.id = f"{self.hostname}:{self.pid}:{','.join(self.patterns)}"
+        # the id names the queues without the `!` exclusions, as Ruby's Worker#to_s does
+        self.id = f"{self.hostname}:{self.pid}:{','.join(queues.included(self.patterns))}"
         self.shutdown = False
         self.paused = False  # USR2 (this worker)
         self.paused_all = False  # pause-all-workers was "true" at the last pop (the fleet)
@@ -316,7 +317,8 @@ class Worker:
         set_current(self.conn)
         self._heartbeat = heartbeat.Heartbeat(self.conn, self.id, self.heartbeat_interval)
         self._heartbeat.start()
-        heartbeat.prune_dead_workers(self.conn, self.hostname, self.patterns, self.prune_interval)
+        heartbeat.prune_dead_workers(self.conn, self.hostname, queues.included(self.patterns),
+                                     self.prune_interval)
         run_worker_hooks("before_first_fork")
         heartbeat.register(self.conn, self.id)
         if self.with_scheduler:
