@@ -70,7 +70,10 @@ def remove(conn: Connection, item: dict[str, Any]) -> int:
     encoded = keys.encode(item)
     removed = 0
     for name in conn.redis.smembers(k.timestamps(encoded)):
-        ts = int(name.decode().rsplit(":", 1)[1])
+        stamp = name.decode(errors="replace").rsplit(":", 1)[-1]
+        if not (stamp.isascii() and stamp.isdigit()):
+            continue  # not a second resque-scheduler wrote: nothing of ours waits there
+        ts = int(stamp)
         removed += int(conn.redis.lrem(k.delayed(ts), 0, encoded))
         clean_up(conn, ts)
     conn.redis.delete(k.timestamps(encoded))
