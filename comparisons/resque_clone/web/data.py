@@ -44,14 +44,14 @@ def decode(raw: str) -> dict[str, Any]:
         value = keys.decode_strict(raw)
         keys.encode(value).encode("utf-8")  # what the page will have to write out
     except (ValueError, TypeError, RecursionError, UnicodeEncodeError):
-        return malformed(raw, "not valid JSON")
-    return value if isinstance(value, dict) else malformed(raw, "not a JSON object")
+        return malformed(raw, "malformed JSON")
+    return value if isinstance(value, dict) else malformed(raw, "not an object")
 
 
 def malformed(raw: Any, why: str) -> dict[str, Any]:
     text = raw if isinstance(raw, str) else repr(raw)
     text = text.encode("utf-8", errors="backslashreplace").decode("utf-8")
-    return {"class": f"(malformed: {why})", "args": [text[:RAW_SHOWN]], "malformed": True}
+    return {"class": f"({why})", "args": [text[:RAW_SHOWN]], "malformed": True}
 
 
 def number(value: Any) -> int:
@@ -90,7 +90,7 @@ def _held(raw: str) -> dict[str, Any]:
     if held.get("malformed"):
         return {"queue": "", "run_at": "", "payload": held}
     if not isinstance(held.get("payload"), dict):
-        held["payload"] = malformed(str(held.get("payload")), "payload is not a JSON object")
+        held["payload"] = malformed(str(held.get("payload")), "payload not an object")
     return held
 
 
@@ -208,7 +208,7 @@ class ResqueData:
         bad = not isinstance(payload, dict) or payload.get("malformed") is True
         if not isinstance(payload, dict):
             payload = malformed(payload if isinstance(payload, str) else keys.encode(payload),
-                                "payload is not a JSON object")
+                                "payload not an object")
         backtrace = record.get("backtrace")
         record["backtrace"] = ([str(line) for line in backtrace] if isinstance(backtrace, list)
                                else [] if backtrace is None else [str(backtrace)])
