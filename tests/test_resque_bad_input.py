@@ -57,3 +57,20 @@ def test_a_payload_that_is_not_json_keeps_its_raw_bytes_escaped(resque_worker, r
     record = json.loads(redis_client.lindex("resque:failed", 0))
     assert record["exception"] == "InvalidPayload"
     assert record["payload"] == '{"class":"Echo","args":["\\xff"]'
+
+
+def test_the_scheduler_thread_survives_bad_delayed_entries(resque_worker, redis_client, run_dir):
+    redis_client.zadd("resque:delayed_queue_schedule", {"soon": 1, "1700000000": 1700000000})
+    redis_client.rpush("resque:delayed:1700000000", b"{bad", b'{"class":"Echo","args":[NaN],"queue":"work"}',
+                       b'"not an object"', b'{"class":"Echo","args":["due"],"queue":"work"}')
+    worker = resque_worker("--queue", "work", "--interval", "0.05", "--with-scheduler", "--scheduler-interval", "0.1")
+    from system_helpers import wait_for
+
+    wait_for(lambda: [e["args"] for e in events(run_dir, "echo")] == [["due"]], what="the good delayed job")
+    redis_client.zadd("resque:delayed_queue_schedule", {"1700000001": 1700000001})
+    redis_client.rpush("resque:delayed:1700000001", b'{"class":"Echo","args":["later"],"queue":"work"}')
+    wait_for(lambda: len(events(run_dir, "echo")) == 2, what="a delayed job added after the bad ones")
+    records = [json.loads(r) for r in redis_client.lrange("resque:failed", 0, -1)]
+    assert [r["exception"] for r in records] == ["InvalidPayload"] * 3
+    assert records[0]["payload"] == "{bad" and records[0]["queue"] == "delayed:1700000000"
+    assert worker.proc.poll() is None and "Traceback" not in worker.output()

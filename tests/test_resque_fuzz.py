@@ -158,14 +158,14 @@ def run_batch(batch: list[tuple[str, bytes]], worker: Any, redis_client: Any, ru
 
 
 def fuzz_worker(resque_worker: Any, redis_client: Any, run_dir: Any, fork: bool, examples: int,
-                batch_size: int, huge: bool) -> Tally:
+                batch_size: int, huge: bool, min_batch: int = 1) -> Tally:
     worker = resque_worker("--queue", QUEUE, "--interval", "0.02", env={} if fork else {"FORK_PER_JOB": "false"})
     pid, tally = worker.pid, Tally()
     categories = {**CATEGORIES, **(HUGE if huge else {})}
 
     @settings(max_examples=examples, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
-    @given(st.lists(labelled(categories), min_size=1, max_size=batch_size))
+    @given(st.lists(labelled(categories), min_size=min_batch, max_size=batch_size))
     def check(batch: list[tuple[str, bytes]]) -> None:
         run_batch(batch, worker, redis_client, run_dir, tally)
 
@@ -192,9 +192,10 @@ def test_generated_bad_payloads_never_kill_the_worker_nor_vanish(fork, resque_wo
 @pytest.mark.timeout(3000)
 @pytest.mark.parametrize("fork", [True, False], ids=["fork", "no-fork"])
 def test_large_fuzz_of_the_worker(fork, resque_worker, redis_client, run_dir):
-    tally = fuzz_worker(resque_worker, redis_client, run_dir, fork, examples=100, batch_size=100, huge=True)
+    tally = fuzz_worker(resque_worker, redis_client, run_dir, fork, examples=120, batch_size=60, huge=True,
+                        min_batch=40)
     report(f"resque clone worker ({'fork' if fork else 'no fork'})", tally)
-    assert sum(tally.bad.values()) >= 4000
+    assert sum(tally.bad.values()) >= 4000 and tally.good >= 100
 
 
 # -- the dashboard ------------------------------------------------------------------------------
