@@ -78,3 +78,22 @@ def test_an_out_of_range_failure_index_is_a_404(web, index):
 
 def test_an_unknown_stats_section_is_a_404(web):
     assert web.get("/stats/nope").status_code == 404
+
+
+def test_a_malformed_queue_entry_can_be_removed_and_a_good_one_is_not_offered(web, redis_client):
+    import re
+
+    body = ok(web.get("/queues/bad"))
+    forms = re.findall(r'action="(/queues/bad/entries/(\d+)/remove)".*?name="csrf_token" value="([^"]+)"'
+                       r'.*?name="digest" value="([^"]+)"', body, re.S)
+    assert [int(i) for _, i, _, _ in forms] == list(range(9))  # all but the well-formed 100 kB class name
+    action, _, token, dig = forms[0]
+    before = redis_client.llen("resque:queue:bad")
+    response = web.post(action, data={"csrf_token": token, "digest": dig})
+    assert response.status_code == 302
+    assert redis_client.llen("resque:queue:bad") == before - 1
+    assert redis_client.lindex("resque:queue:bad", 0) != b"{not json"
+    stale = web.post(action, data={"csrf_token": token, "digest": dig})  # the list moved: refused
+    assert stale.status_code == 302 and redis_client.llen("resque:queue:bad") == before - 1
+    good = ok(web.get("/queues/" + "q" * 5000))
+    assert good.count("/entries/") == 1  # the {nope entry only, not the Echo job

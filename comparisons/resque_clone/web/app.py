@@ -123,9 +123,19 @@ def create_app(
             return failed()  # type: ignore[return-value]
         start = _start()
         return render_template(
-            "queue.html", name=name, jobs=data.queue_jobs(name, start, PAGE),
+            "queue.html", name=name, entries=data.queue_entries(name, start, PAGE),
             total=data.queue_size(name), start=start, page=PAGE,
         )
+
+    @app.post("/queues/<name>/entries/<int:index>/remove")
+    def queue_entry_remove(name: str, index: int) -> Response:
+        _index(index)
+        try:
+            data.remove_queue_entry(name, index, request.form.get("digest"))
+            flash(f"Entry #{index} was removed.", "ok")
+        except StaleEntry as exc:
+            flash(str(exc), "error")
+        return redirect(url_for("queue", name=name))
 
     @app.post("/queues/<name>/remove")
     def queue_remove(name: str) -> Response:
@@ -213,7 +223,7 @@ def _start() -> int:
 
 def _index(index: int) -> None:
     if index > MAX_INDEX:
-        abort(404, description=f"there is no failed job #{short(str(index), 40)}")
+        abort(404, description=f"there is no entry #{short(str(index), 40)}")
 
 
 def short(value: Any, limit: int = NAME_SHOWN) -> str:

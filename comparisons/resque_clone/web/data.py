@@ -54,6 +54,14 @@ def malformed(raw: Any, why: str) -> dict[str, Any]:
     return {"class": f"({why})", "args": [text[:RAW_SHOWN]], "malformed": True}
 
 
+def as_job(payload: dict[str, Any]) -> dict[str, Any]:
+    """A queue entry, marked malformed when no worker can run it as it is (no string "class", or
+    "args" not a list)."""
+    if not isinstance(payload.get("class"), str) or not isinstance(payload.get("args", []), list):
+        return {**payload, "malformed": True}
+    return payload
+
+
 def number(value: Any) -> int:
     """A counter read back from Redis; one another client left unreadable counts as 0."""
     try:
@@ -118,6 +126,11 @@ class ResqueData:
 
     def queue_jobs(self, name: str, start: int, count: int = PAGE) -> list[dict[str, Any]]:
         return [decode(raw) for raw in self.r.lrange(self.keys.queue(name), start, start + count - 1)]
+
+    def queue_entries(self, name: str, start: int, count: int = PAGE) -> list[tuple[int, str, dict[str, Any]]]:
+        """(index, digest of the raw entry, payload) for one page of a queue."""
+        raws = self.r.lrange(self.keys.queue(name), start, start + count - 1)
+        return [(start + i, digest(raw), as_job(decode(raw))) for i, raw in enumerate(raws)]
 
     def queue_size(self, name: str) -> int:
         return int(self.r.llen(self.keys.queue(name)))
@@ -215,8 +228,10 @@ class ResqueData:
         return Failure(index, digest(raw), record, payload, bad)
 
     def _change_failure(self, index: int, expected: str | None, change: Any) -> None:
-        """Run change(pipe, raw) on the failure at index inside WATCH/MULTI, if it is `expected`."""
-        key = self.keys.failed
+        self._change_entry(self.keys.failed, f"failure #{index}", index, expected, change)
+
+    def _change_entry(self, key: str, what: str, index: int, expected: str | None, change: Any) -> None:
+        """Run change(pipe, raw) on the list entry at index inside WATCH/MULTI, if it is `expected`."""
         with self.r.pipeline() as pipe:
             while True:
                 try:
@@ -224,7 +239,7 @@ class ResqueData:
                     raw = pipe.lindex(key, index)
                     if raw is None or (expected is not None and digest(raw) != expected):
                         raise StaleEntry(
-                            f"failure #{index} is no longer the one shown (the list changed); "
+                            f"{what} is no longer the one shown (the list changed); "
                             "reload the page and try again"
                         )
                     pipe.multi()
@@ -258,6 +273,18 @@ class ResqueData:
             pipe.lrem(self.keys.failed, 1, marker)
 
         self._change_failure(index, expected, change)
+
+    def remove_queue_entry(self, name: str, index: int, expected: str | None) -> None:
+        """Remove one pending entry (a malformed one no worker will run as it is), by index and
+        digest, the way a failure is removed."""
+        key = self.keys.queue(name)
+        marker = "__removed__" + uuid.uuid4().hex
+
+        def change(pipe: Any, raw: str) -> None:
+            pipe.lset(key, index, marker)
+            pipe.lrem(key, 1, marker)
+
+        self._change_entry(key, f"entry #{index} of queue {name[:80]}", index, expected, change)
 
     def requeue_all(self) -> int:
         return admin.requeue_all(self.conn)
