@@ -43,6 +43,13 @@ class TermException(SystemExit):  # noqa: N818 - Resque's name
     resque_name = "Resque::TermException"
 
 
+def _may_not_round_trip(text: str) -> bool:
+    """Can a payload that parsed fail to be written back? Only with a \\u escape (a lone
+    surrogate) or deep nesting (RecursionError a few frames deeper): checking for these costs
+    far less per job than encoding every payload once more."""
+    return "\\u" in text or "\\U" in text or text.count("[") + text.count("{") > 100
+
+
 class Job:
     def __init__(self, queue: str, payload: Any, load_error: Exception | None = None) -> None:
         self.queue = queue
@@ -65,7 +72,8 @@ class Job:
                                                    f"{exc.start}): {text[:200]!r}"))
         try:
             payload = keys.decode_strict(text)
-            keys.encode(payload).encode("utf-8")  # what worker:<id> and the failure record need
+            if _may_not_round_trip(text):
+                keys.encode(payload).encode("utf-8")  # what worker:<id> and the failure record need
         except (ValueError, TypeError, RecursionError, UnicodeEncodeError) as exc:
             reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
             return cls(queue, text, InvalidPayload(f"payload is not valid JSON ({reason}): {text[:200]!r}"))
