@@ -63,6 +63,17 @@ class Echo:
         emit("echo", args=list(args))
 
 
+class Outer:
+    """Not a job itself: a namespace, as Ruby's `module Outer`."""
+
+    class Inner:
+        queue = "default"
+
+        @staticmethod
+        def perform(*args: Any) -> None:
+            emit("inner", args=list(args))
+
+
 class Boom:
     queue = "default"
 

@@ -100,7 +100,7 @@ def test_a_killed_workers_job_becomes_a_failure_when_the_next_worker_prunes(resq
 
     resque_worker("--queue", "*", "--interval", "0.05")  # start-up prunes
     [record] = [json.loads(r) for r in redis_client.lrange("resque:failed", 0, -1)]
-    assert record["exception"] == "DirtyExit" and record["error"] == "Job still being processed"
+    assert record["exception"] == "Resque::DirtyExit" and record["error"] == "Job still being processed"
     assert record["worker"] == dead_id and record["payload"] == {"class": "Sleeper", "args": [30, "held"]}
     assert dead_id.encode() not in redis_client.smembers("resque:workers")
     assert not redis_client.exists(f"resque:worker:{dead_id}", f"resque:worker:{dead_id}:started")
@@ -123,8 +123,24 @@ def test_a_worker_with_an_expired_heartbeat_is_pruned_from_any_host(resque, resq
     redis_client.hset("resque:workers:heartbeat", live, keys.heartbeat_at(time.time()))
     resque_worker("--queue", "default", "--interval", "0.05")
     [record] = [json.loads(r) for r in redis_client.lrange("resque:failed", 0, -1)]
-    assert record["exception"] == "PruneDeadWorkerDirtyExit" and ghost in record["error"]
+    assert record["exception"] == "Resque::PruneDeadWorkerDirtyExit" and ghost in record["error"]
     assert "while processing Echo" in record["error"]
     workers = {w.decode() for w in redis_client.smembers("resque:workers")}
     assert ghost not in workers and live in workers
 
+
+
+def test_an_expired_heartbeat_of_an_unregistered_worker_is_pruned(resque, resque_worker, redis_client):
+    ghost = "elsewhere:4444:default"  # a heartbeat left behind, the worker never (or no longer) registered
+    redis_client.hset("resque:workers:heartbeat", ghost, "2020-01-01T00:00:00+00:00")
+    fresh = "elsewhere:4545:default"
+    redis_client.hset("resque:workers:heartbeat", fresh, keys.heartbeat_at(time.time()))
+    resque_worker("--queue", "default", "--interval", "0.05")
+    beats = {w.decode() for w in redis_client.hkeys("resque:workers:heartbeat")}
+    assert ghost not in beats and fresh in beats
+
+
+def test_a_worker_id_leaves_out_excluded_queues_as_ruby_does(resque_worker, redis_client):
+    worker = resque_worker("--queue", "*,!low", "--interval", "0.05")
+    [wid] = [w.decode() for w in redis_client.smembers("resque:workers")]
+    assert wid == f"{socket.gethostname()}:{worker.pid}:*"

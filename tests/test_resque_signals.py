@@ -62,7 +62,7 @@ def test_term_and_int_kill_the_child_and_exit_now(resque, resque_worker, run_dir
     assert time.monotonic() - t0 < 5
     assert ended(run_dir, "t") == []
     [record] = failures(redis_client)
-    assert record["exception"] == "DirtyExit" and "SIGKILL" in record["error"]
+    assert record["exception"] == "Resque::DirtyExit" and "SIGKILL" in record["error"]
     assert redis_client.smembers("resque:workers") == set()
 
 
@@ -73,7 +73,7 @@ def test_term_without_fork_interrupts_the_job(resque, resque_worker, run_dir, re
     worker.signal(signal.SIGTERM)
     assert worker.wait(timeout=10) == 0
     [record] = failures(redis_client)
-    assert record["exception"] == "TermException" and record["payload"]["class"] == "Sleeper"
+    assert record["exception"] == "Resque::TermException" and record["payload"]["class"] == "Sleeper"
 
 
 def test_usr1_kills_the_child_and_keeps_working(resque, resque_worker, run_dir, redis_client):
@@ -84,7 +84,7 @@ def test_usr1_kills_the_child_and_keeps_working(resque, resque_worker, run_dir, 
     worker.signal(signal.SIGUSR1)
     wait_for(lambda: [e for e in events(run_dir, "echo")], what="the next job")
     assert worker.proc.poll() is None and ended(run_dir, "u") == []
-    assert [r["exception"] for r in failures(redis_client)] == ["DirtyExit"]
+    assert [r["exception"] for r in failures(redis_client)] == ["Resque::DirtyExit"]
 
 
 def test_term_child_sends_term_first_so_the_job_can_clean_up(resque, resque_worker, run_dir,
@@ -96,7 +96,7 @@ def test_term_child_sends_term_first_so_the_job_can_clean_up(resque, resque_work
     assert worker.wait(timeout=10) == 0
     assert [e["tag"] for e in events(run_dir, "term-caught")] == ["g"]
     [record] = failures(redis_client)
-    assert record["exception"] == "TermException" and record["payload"]["class"] == "Graceful"
+    assert record["exception"] == "Resque::TermException" and record["payload"]["class"] == "Graceful"
 
 
 def test_term_child_kills_a_job_that_ignores_term_after_the_timeout(resque, resque_worker, run_dir,
@@ -111,7 +111,7 @@ def test_term_child_kills_a_job_that_ignores_term_after_the_timeout(resque, resq
     assert 0.8 <= time.monotonic() - t0 < 5
     assert ended(run_dir, "s") == []
     [record] = failures(redis_client)
-    assert record["exception"] == "DirtyExit" and "SIGKILL" in record["error"]
+    assert record["exception"] == "Resque::DirtyExit" and "SIGKILL" in record["error"]
     assert "Sending KILL signal to child" in worker.output()
 
 
@@ -124,7 +124,7 @@ def test_usr1_with_term_child_terms_the_job_and_keeps_working(resque, resque_wor
     worker.signal(signal.SIGUSR1)
     wait_for(lambda: events(run_dir, "echo"), what="the next job")
     assert worker.proc.poll() is None and events(run_dir, "term-caught")
-    assert [r["exception"] for r in failures(redis_client)] == ["TermException"]
+    assert [r["exception"] for r in failures(redis_client)] == ["Resque::TermException"]
 
 
 def test_graceful_term_finishes_the_current_job_then_exits(resque, resque_worker, run_dir,

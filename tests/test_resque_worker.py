@@ -150,7 +150,7 @@ def test_bad_payloads_become_failures_and_the_worker_keeps_running(resque, resqu
     wait_for(lambda: echoed(run_dir) == ["after"], what="the good job after the bad ones")
     assert worker.proc.poll() is None
     records = [json.loads(r) for r in redis_client.lrange("resque:failed", 0, -1)]
-    assert [r["exception"] for r in records] == ["InvalidPayload", "JobClassNotFound", "InvalidPayload"]
+    assert [r["exception"] for r in records] == ["InvalidPayload", "NameError", "InvalidPayload"]
     assert records[0]["payload"] == "{not json" and "not valid JSON" in records[0]["error"]
     assert "has not loaded job class 'NoSuchJob'" in records[1]["error"]
     assert "restart the worker after new job code is added" in records[1]["error"]
@@ -163,7 +163,7 @@ def test_a_child_killed_by_a_signal_is_a_dirty_exit(resque, resque_worker, run_d
     resque.enqueue(Echo, "next")
     drain(resque_worker, "--queue", "default")
     [record] = [json.loads(r) for r in redis_client.lrange("resque:failed", 0, -1)]
-    assert record["exception"] == "DirtyExit" and "SIGKILL" in record["error"]
+    assert record["exception"] == "Resque::DirtyExit" and "SIGKILL" in record["error"]
     assert echoed(run_dir) == ["next"]
 
 

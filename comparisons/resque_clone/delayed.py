@@ -29,20 +29,31 @@ def push(conn: Connection, timestamp: float, item: dict[str, Any]) -> None:
 
 
 def next_timestamp(conn: Connection, now: float) -> int | None:
-    """The earliest second with items due at or before `now`."""
-    found = conn.redis.zrangebyscore(conn.keys.delayed_schedule, "-inf", int(now), start=0, num=1)
-    return int(found[0]) if found else None
+    """The earliest second with items due at or before `now`. A schedule member that is not a
+    whole second (another client's) is skipped, not a stop: nothing of ours waits under it."""
+    found = conn.redis.zrangebyscore(conn.keys.delayed_schedule, "-inf", int(now), start=0, num=100)
+    for member in found:
+        text = member.decode(errors="replace")
+        if text.isascii() and text.isdigit():
+            return int(text)
+    return None
 
 
-def pop_item(conn: Connection, timestamp: int) -> dict[str, Any] | None:
-    """Take one item due at `timestamp` (LPOP: two schedulers never both get it)."""
+def pop_raw(conn: Connection, timestamp: int) -> bytes | None:
+    """Take one raw entry due at `timestamp` (LPOP: two schedulers never both get it)."""
     k = conn.keys
-    raw = conn.redis.lpop(k.delayed(timestamp))
+    raw: bytes | None = conn.redis.lpop(k.delayed(timestamp))
     if raw is None:
         clean_up(conn, timestamp)
         return None
-    conn.redis.srem(k.timestamps(raw.decode()), f"delayed:{timestamp}")
-    return keys.decode(raw)  # type: ignore[no-any-return]
+    conn.redis.srem(k.timestamps(raw.decode(errors="backslashreplace")), f"delayed:{timestamp}")
+    return raw
+
+
+def pop_item(conn: Connection, timestamp: int) -> dict[str, Any] | None:
+    """Take one item due at `timestamp`, decoded."""
+    raw = pop_raw(conn, timestamp)
+    return None if raw is None else keys.decode(raw)  # type: ignore[no-any-return]
 
 
 def clean_up(conn: Connection, timestamp: int) -> None:
@@ -70,7 +81,10 @@ def remove(conn: Connection, item: dict[str, Any]) -> int:
     encoded = keys.encode(item)
     removed = 0
     for name in conn.redis.smembers(k.timestamps(encoded)):
-        ts = int(name.decode().rsplit(":", 1)[1])
+        stamp = name.decode(errors="replace").rsplit(":", 1)[-1]
+        if not (stamp.isascii() and stamp.isdigit()):
+            continue  # not a second resque-scheduler wrote: nothing of ours waits there
+        ts = int(stamp)
         removed += int(conn.redis.lrem(k.delayed(ts), 0, encoded))
         clean_up(conn, ts)
     conn.redis.delete(k.timestamps(encoded))

@@ -25,16 +25,52 @@ def backtrace_of(exc: BaseException) -> list[str]:
     return [f"{f.filename}:{f.lineno}:in `{f.name}'" for f in keep]
 
 
+def exception_name(exc: BaseException) -> str:
+    """The record's "exception": Ruby's class name where the clone mirrors a Resque exception
+    (Resque::DirtyExit, NameError, ...), the Python class name otherwise."""
+    own = getattr(type(exc), "resque_name", None)
+    return own if isinstance(own, str) else type(exc).__name__
+
+
+def _message(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception as err:  # a job's own exception whose __str__ fails
+        return f"(message unavailable: {type(err).__name__})"
+
+
 def create(conn: Connection, payload: Any, exc: BaseException, worker: str, queue: str) -> None:
     record = keys.failure_record(
         payload=payload,
-        exception=type(exc).__name__,
-        error=str(exc),
+        exception=exception_name(exc),
+        error=_message(exc),
         backtrace=backtrace_of(exc),
         worker=worker,
         queue=queue,
     )
-    conn.redis.rpush(conn.keys.failed, keys.encode(record))
+    conn.redis.rpush(conn.keys.failed, encode_record(record))
+
+
+def encode_record(record: dict[str, Any]) -> bytes:
+    """The record's bytes, whatever the job put in its message: a lone surrogate is written as its
+    JSON escape, a value JSON cannot carry as its repr, so the record is never lost to encoding."""
+    try:
+        text = keys.encode(record)
+    except (TypeError, ValueError, RecursionError):
+        record = {k: v if isinstance(v, str) else _safe(v) for k, v in record.items()}
+        text = keys.encode(record)
+    return text.encode("utf-8", errors="backslashreplace")
+
+
+def _safe(value: Any) -> Any:
+    try:
+        keys.encode(value)
+        return value
+    except (TypeError, ValueError, RecursionError):
+        try:
+            return repr(value)[:10_000]
+        except RecursionError:
+            return f"<{type(value).__name__} nested too deeply>"
 
 
 def count(conn: Connection) -> int:

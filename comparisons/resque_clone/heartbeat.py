@@ -3,7 +3,8 @@
 - register: SADD workers <id> and SET worker:<id>:started; unregister undoes it and deletes the
   per-worker stats.
 - heartbeat: a thread HSETs workers:heartbeat <id> <Redis server time, ISO8601> every 60 s.
-- prune (at every worker's start-up): a worker whose heartbeat is older than 300 s is dead; so
+- prune (at every worker's start-up): a worker whose heartbeat is older than 300 s is dead
+  (registered or not: a heartbeat left without its registration is removed too); so
   is a worker registered from this host whose pid no longer runs a Resque worker. If a dead
   worker held a job (worker:<id> exists), that job becomes a failure record (DirtyExit): the
   only trace a crash leaves. The job itself is never run again by Resque.
@@ -103,13 +104,16 @@ def prune_dead_workers(
 ) -> list[str]:
     """Unregister dead workers (see the module comment); return their ids."""
     k = conn.keys
-    workers = [w.decode() for w in conn.redis.smembers(k.workers)]
-    if not workers:
+    workers = [w.decode(errors="replace") for w in conn.redis.smembers(k.workers)]
+    beats = {a.decode(errors="replace"): b.decode(errors="replace")
+             for a, b in conn.redis.hgetall(k.heartbeat).items()}
+    if not workers and not beats:
         return []
-    beats = {a.decode(): b.decode() for a, b in conn.redis.hgetall(k.heartbeat).items()}
     now = conn.server_time()
     pruned = []
-    for wid in workers:
+    # an expired heartbeat is pruned even when its worker is not registered (Ruby reads
+    # all_heartbeats for this since Resque 2.0, resque/resque#1751)
+    for wid in workers + sorted(set(beats) - set(workers)):
         beat_at = beats.get(wid)
         if beat_at is not None:
             try:
@@ -129,7 +133,7 @@ def prune_dead_workers(
                 pruned.append(wid)
                 continue
         parts = wid.split(":", 2)
-        if len(parts) != 3:
+        if wid not in workers or len(parts) != 3:
             continue
         host, pid, queues_raw = parts
         if "*" not in my_patterns and set(queues_raw.split(",")) != set(my_patterns):

@@ -24,9 +24,13 @@ class InvalidPayload(ValueError):
 class DirtyExit(RuntimeError):  # noqa: N818 - Resque's name
     """The process running the job died (signal, kill) before the job finished."""
 
+    resque_name = "Resque::DirtyExit"  # the failure record's "exception", as Ruby writes it
+
 
 class PruneDeadWorkerDirtyExit(DirtyExit):
     """A worker's heartbeat expired while it held a job."""
+
+    resque_name = "Resque::PruneDeadWorkerDirtyExit"
 
     def __init__(self, worker_id: str, class_name: str | None = None) -> None:
         job = f" while processing {class_name}" if class_name else ""
@@ -35,6 +39,15 @@ class PruneDeadWorkerDirtyExit(DirtyExit):
 
 class TermException(SystemExit):  # noqa: N818 - Resque's name
     """SIGTERM raised inside a running job (shut down now)."""
+
+    resque_name = "Resque::TermException"
+
+
+def _may_not_round_trip(text: str) -> bool:
+    """Can a payload that parsed fail to be written back? Only with a \\u escape (a lone
+    surrogate) or deep nesting (RecursionError a few frames deeper): checking for these costs
+    far less per job than encoding every payload once more."""
+    return "\\u" in text or "\\U" in text or text.count("[") + text.count("{") > 100
 
 
 class Job:
@@ -48,11 +61,22 @@ class Job:
 
     @classmethod
     def from_raw(cls, queue: str, raw: bytes) -> Job:
-        text = raw.decode("utf-8", errors="replace")
+        """Parse a queue entry. Whatever the bytes are, this returns a Job: one that cannot be
+        run carries its raw text (invalid UTF-8 escaped as \\xNN) and the reason in load_error,
+        so perform() raises it and the failure record can always be written as JSON."""
         try:
-            payload = keys.decode(text)
-        except ValueError as exc:
-            return cls(queue, text, InvalidPayload(f"payload is not valid JSON ({exc}): {text[:200]!r}"))
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            text = raw.decode("utf-8", errors="backslashreplace")
+            return cls(queue, text, InvalidPayload(f"payload is not valid UTF-8 ({exc.reason} at byte "
+                                                   f"{exc.start}): {text[:200]!r}"))
+        try:
+            payload = keys.decode_strict(text)
+            if _may_not_round_trip(text):
+                keys.encode(payload).encode("utf-8")  # what worker:<id> and the failure record need
+        except (ValueError, TypeError, RecursionError, UnicodeEncodeError) as exc:
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
+            return cls(queue, text, InvalidPayload(f"payload is not valid JSON ({reason}): {text[:200]!r}"))
         return cls(queue, payload)
 
     # -- what the payload says ------------------------------------------------------------

@@ -51,6 +51,19 @@ def decode(raw: bytes | str) -> Any:
     return json.loads(raw)
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (RFC 8259 has no NaN or Infinity)")
+
+
+_strict = json.JSONDecoder(parse_constant=_no_constant)  # built once: it runs for every job
+
+
+def decode_strict(raw: str) -> Any:
+    """Standard JSON only: NaN / Infinity / -Infinity refused on read, as encode() refuses them
+    on write, so a payload read can always be written back."""
+    return _strict.decode(raw)
+
+
 # ---------------------------------------------------------------------------------------------
 # Keys
 
@@ -93,6 +106,10 @@ class Keys:
     @property
     def heartbeat(self) -> str:  # HASH worker id -> ISO8601
         return self.key("workers", "heartbeat")
+
+    @property
+    def pause_all_workers(self) -> str:  # STRING: "true" = every worker takes no job (Resque 2.x)
+        return self.key("pause-all-workers")
 
     # stats
     def stat(self, name: str) -> str:  # STRING int: processed, failed, processed:<id>, ...

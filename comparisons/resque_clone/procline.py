@@ -30,6 +30,7 @@ except ImportError:  # pragma: no cover - depends on the environment
     METHOD = "prctl"
 
 _current = ""
+MAX_TEXT = 200  # characters of the text after the prefix
 # read once: the title is set twice per job, and a lookup of a missing environment variable
 # raises and catches a KeyError, touching pages a forking worker then has to copy
 _prefix = f"{os.environ.get(PREFIX_ENV, '')}resque-{VERSION}: "
@@ -39,7 +40,7 @@ def set_title(text: str) -> str:
     """Set `<prefix>resque-<version>: <text>` (the prefix from RESQUE_PROCLINE_PREFIX at start);
     return the full title."""
     global _current
-    title = _prefix + text
+    title = _prefix + _printable(text)
     if _setproctitle is not None:
         _setproctitle(title)
     else:
@@ -47,6 +48,17 @@ def set_title(text: str) -> str:
         libc.prctl(PR_SET_NAME, ctypes.c_char_p(title.encode()[:15]), 0, 0, 0)
     _current = title
     return title
+
+
+def _printable(text: str) -> str:
+    """What a title can hold: a job's class name comes from the payload, so a NUL (which the
+    kernel and setproctitle refuse), control characters or a megabyte of name are escaped and cut."""
+    if len(text) > MAX_TEXT:
+        text = text[:MAX_TEXT] + "..."
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
+                   for c in text)
 
 
 def current() -> str:

@@ -27,6 +27,11 @@ def is_dynamic(patterns: list[str]) -> bool:
     return any(set(p) & GLOB_CHARS or p.startswith("!") for p in patterns)
 
 
+def included(patterns: list[str]) -> list[str]:
+    """The patterns without the `!` exclusions (Ruby keeps these apart as skip_queues)."""
+    return [p for p in patterns if not p.startswith("!")]
+
+
 def expand(patterns: list[str], existing: list[str]) -> list[str]:
     """The queues to poll, in priority order, given the names in the `queues` set."""
     excluded = [p[1:] for p in patterns if p.startswith("!")]

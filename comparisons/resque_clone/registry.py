@@ -26,6 +26,8 @@ _classes: dict[str, type] = {}
 class JobClassNotFound(NameError):
     """The payload names a class this worker has not loaded."""
 
+    resque_name = "NameError"  # what Ruby's constantize raises (filter failures by it alike)
+
     def __init__(self, name: Any) -> None:
         super().__init__(
             f"uninitialized constant {name}: this worker has not loaded job class {name!r} "
@@ -67,14 +69,35 @@ def _import(target: str) -> ModuleType:
 
 
 def require(target: str) -> list[str]:
-    """Import a module and register every job class defined in it; return their names."""
+    """Import a module and register every job class defined in it, nested ones included (Ruby's
+    `Outer::Inner`); return their names."""
     module = _import(target)
     found = []
-    for _, obj in inspect.getmembers(module, inspect.isclass):
-        if obj.__module__ == module.__name__ and callable(getattr(obj, "perform", None)):
-            register(obj)
-            found.append(class_name(obj))
+    for cls in _defined_classes(module):
+        if callable(getattr(cls, "perform", None)):
+            register(cls)
+            found.append(class_name(cls))
     return sorted(found)
+
+
+def _defined_classes(module: ModuleType) -> list[type]:
+    """Classes defined in `module`: its top-level ones and, depth first, the classes defined
+    inside them (an imported or aliased class is not walked twice)."""
+    out: list[type] = []
+    seen: set[int] = set()
+
+    def walk(cls: type, prefix: str) -> None:
+        if id(cls) in seen or cls.__module__ != module.__name__ or not cls.__qualname__.startswith(prefix):
+            return
+        seen.add(id(cls))
+        out.append(cls)
+        for inner in vars(cls).values():
+            if inspect.isclass(inner):
+                walk(inner, cls.__qualname__ + ".")
+
+    for _, obj in inspect.getmembers(module, inspect.isclass):
+        walk(obj, "")
+    return out
 
 
 def resolve(name: Any) -> type:

@@ -16,21 +16,35 @@ from typing import Any
 
 import redis
 
-from comparisons.resque_clone import delayed
+from comparisons.resque_clone import delayed, failure, keys
 from comparisons.resque_clone.client import push
 from comparisons.resque_clone.connection import Connection
+from comparisons.resque_clone.job import InvalidPayload, Job
 
 log = logging.getLogger("resque_clone.scheduler")
 DEFAULT_INTERVAL = 5.0
 
 
 def handle_delayed_items(conn: Connection, now: float | None = None) -> int:
-    """Move every item due at or before `now` (default: Redis's clock); return how many."""
+    """Move every item due at or before `now` (default: Redis's clock); return how many. An
+    entry that is not a delayed item goes to the failed list (InvalidPayload, its raw text, queue
+    "delayed:<ts>"), so a bad entry neither stops the schedule nor vanishes."""
     at = conn.server_time() if now is None else now
     moved = 0
     while (ts := delayed.next_timestamp(conn, at)) is not None:
-        while (item := delayed.pop_item(conn, ts)) is not None:
-            enqueue(conn, item)
+        while (raw := delayed.pop_raw(conn, ts)) is not None:
+            job = Job.from_raw(f"delayed:{ts}", raw)
+            try:
+                if job.load_error is not None:
+                    raise job.load_error
+                if not isinstance(job.payload, dict) or not isinstance(job.payload.get("args", []), list):
+                    raise InvalidPayload(f"not a delayed item {{class, args, queue}}: {job.payload!r:.200}")
+                enqueue(conn, job.payload)
+            except (InvalidPayload, keys.NonJsonArgument, TypeError) as exc:
+                log.error("scheduler: bad delayed entry at %d: %s", ts, exc)
+                failure.create(conn, job.payload, exc, "resque-scheduler", job.queue)
+                conn.redis.incr(conn.keys.stat("failed"))
+                continue
             moved += 1
     return moved
 
@@ -50,6 +64,8 @@ def run(conn: Connection, interval: float = DEFAULT_INTERVAL, stop: threading.Ev
                 log.info("scheduler moved %d delayed job(s) to their queues", moved)
         except redis.RedisError as exc:
             log.error("scheduler: Redis error (%s); retrying in %.1f s", exc, interval)
+        except Exception:  # never let one bad pass end the thread: log it, try again next pass
+            log.exception("scheduler: pass failed; retrying in %.1f s", interval)
         stop.wait(interval)
 
 

@@ -7,7 +7,11 @@
                   fork; the child runs hooks + perform, records a failure if it raised (its own
                   Redis connection opens on first use)
                   the parent waits (a child killed by a signal = DirtyExit failure)
-                  DEL worker:<id>; INCRBY stat:processed (+ the next LPOP, same round trip)
+                  DEL worker:<id>; INCRBY stat:processed (+ the next pop, same round trip)
+
+Every pop is one Lua script (POP_SCRIPT): unless `pause-all-workers` is "true" (Resque 2.x's
+fleet-wide pause), LPOP the queues in order, first hit wins. So the pause check costs no round
+trip of its own, and a pop sent with the bookkeeping cannot take a job from a paused fleet.
 
 Forking costs a fork and a new Redis connection per job, and buys isolation: a job that leaks
 memory, segfaults or corrupts state takes only its child down, and USR1 can kill a stuck job
@@ -27,6 +31,7 @@ from __future__ import annotations
 import _signal
 import atexit
 import gc
+import hashlib
 import logging
 import os
 import select
@@ -46,6 +51,19 @@ from comparisons.resque_clone.scheduler import SchedulerThread
 from core import procs
 
 log = logging.getLogger("resque_clone.worker")
+
+# KEYS[1] pause-all-workers, KEYS[2..] the queues in order. Returns -1 when paused (Ruby:
+# value.to_s.strip.downcase == "true"), {index of the queue, payload} for a job, nil for none.
+POP_SCRIPT = """
+local v = redis.call('GET', KEYS[1])
+if v and string.lower(string.match(v, '^%s*(.-)%s*$')) == 'true' then return -1 end
+for i = 2, #KEYS do
+  local job = redis.call('LPOP', KEYS[i])
+  if job then return {i - 2, job} end
+end
+return false
+"""
+POP_SHA = hashlib.sha1(POP_SCRIPT.encode()).hexdigest()
 
 
 class Worker:
@@ -82,9 +100,11 @@ class Worker:
         self.graceful_term = graceful_term  # TERM = QUIT
         self.run_at_exit_hooks = run_at_exit_hooks  # the child runs atexit handlers before exiting
         self.pid = os.getpid()
-        self.id = f"{self.hostname}:{self.pid}:{','.join(self.patterns)}"
+        # the id names the queues without the `!` exclusions, as Ruby's Worker#to_s does
+        self.id = f"{self.hostname}:{self.pid}:{','.join(queues.included(self.patterns))}"
         self.shutdown = False
-        self.paused = False
+        self.paused = False  # USR2 (this worker)
+        self.paused_all = False  # pause-all-workers was "true" at the last pop (the fleet)
         self.child: int | None = None
         self._reaped: int | None = None  # the child's wait status, when a signal handler reaped it
         self._killing = False
@@ -105,7 +125,7 @@ class Worker:
         self._worker_key = k.worker(self.id)
         self._done = (("DEL", self._worker_key), ("INCRBY", k.stat("processed"), "1"),
                       ("INCRBY", k.stat(f"processed:{self.id}"), "1"))
-        self._first_lpop = ("LPOP", k.queue(self.patterns[0]))
+        self._pause_key = k.pause_all_workers
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -121,7 +141,7 @@ class Worker:
                     continue
                 if self.interval == 0:
                     break  # INTERVAL 0: drain the queues, then exit
-                if self.paused:
+                if self.paused or self.paused_all:
                     self.procline("Paused")
                     self.sleep(self.interval)
                 elif not self.blocking:
@@ -137,13 +157,14 @@ class Worker:
         return queues.expand(self.patterns, existing)
 
     def reserve(self, skip: int = 0) -> Job | None:
-        """LPOP each queue in order (the first `skip` were just tried); the first hit wins."""
+        """LPOP each queue in order (the first `skip` were just tried); the first hit wins. None
+        while pause-all-workers is set."""
         try:
             names = self.queues()
             if self.blocking and self.interval > 0:
                 job = self._blpop(names)
             else:
-                job = next((j for q in names[skip:] if (j := self._lpop(q)) is not None), None)
+                job = self._pop(names[skip:])
             self._redis_failures = 0
             return job
         except (redis.ConnectionError, redis.TimeoutError) as exc:
@@ -151,6 +172,9 @@ class Worker:
             return None
 
     def _blpop(self, names: list[str]) -> Job | None:
+        self.paused_all = _is_true(self.batch.send(("GET", self._pause_key))[0])
+        if self.paused_all:
+            return None
         if not names:
             self.sleep(self.interval)
             return None
@@ -161,9 +185,21 @@ class Worker:
         key, raw = got
         return Job.from_raw(key.decode()[len(self.conn.keys.queue_prefix()):], raw)
 
-    def _lpop(self, queue: str) -> Job | None:
-        raw = self.batch.send(("LPOP", self.conn.keys.queue(queue)))[0]
-        return None if raw is None else Job.from_raw(queue, raw)
+    def _pop(self, names: list[str], *before: batch.Command) -> Job | None:
+        """POP_SCRIPT over `names`, after the `before` commands in the same round trip."""
+        qkeys = [self.conn.keys.queue(q) for q in names]
+        if not qkeys:
+            return None
+        args = (str(len(qkeys) + 1), self._pause_key, *qkeys)
+        try:
+            reply = self.batch.send(*before, ("EVALSHA", POP_SHA, *args))[-1]
+        except redis.exceptions.NoScriptError:  # a fresh or restarted Redis: EVAL caches it
+            reply = self.batch.send(("EVAL", POP_SCRIPT, *args))[-1]
+        self.paused_all = reply == -1
+        if reply is None or self.paused_all:
+            return None
+        index, raw = reply
+        return Job.from_raw(names[int(index)], raw)
 
     def work_one(self, job: Job) -> tuple[Job | None, int]:
         """Run one job; return the next one if done_working popped it (and how many queues it
@@ -187,8 +223,8 @@ class Worker:
         if self.shutdown or self.paused or self.dynamic or self.blocking:
             self.batch.send(*self._done)
             return None, 0
-        raw = self.batch.send(*self._done, self._first_lpop)[-1]
-        return (None if raw is None else Job.from_raw(self.patterns[0], raw)), 1
+        job = self._pop(self.patterns[:1], *self._done)
+        return job, (0 if self.paused_all else 1)
 
     # -- running one job ------------------------------------------------------------------
 
@@ -281,7 +317,8 @@ class Worker:
         set_current(self.conn)
         self._heartbeat = heartbeat.Heartbeat(self.conn, self.id, self.heartbeat_interval)
         self._heartbeat.start()
-        heartbeat.prune_dead_workers(self.conn, self.hostname, self.patterns, self.prune_interval)
+        heartbeat.prune_dead_workers(self.conn, self.hostname, queues.included(self.patterns),
+                                     self.prune_interval)
         run_worker_hooks("before_first_fork")
         heartbeat.register(self.conn, self.id)
         if self.with_scheduler:
@@ -424,6 +461,10 @@ class Worker:
                 self._redis_down(exc)
                 if self.shutdown and self._redis_failures > 5:
                     raise
+
+
+def _is_true(value: bytes | None) -> bool:
+    return value is not None and value.strip().lower() == b"true"
 
 
 def _raise_term(signum: int, frame: Any) -> None:

@@ -15,10 +15,15 @@ from typing import Any
 
 import redis
 from flask import Flask, abort, flash, redirect, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from comparisons.resque_clone.web.data import PAGE, ResqueData, StaleEntry
-from comparisons.webkit.app import dashboard_app, location, redis_client
+from comparisons.webkit.app import dashboard_app, location
+
+MAX_START = 2**62  # ?start= beyond this cannot be a list index Redis takes (start + page <= 2**63-1)
+MAX_INDEX = 2**63 - 1
+NAME_SHOWN = 80  # characters of a queue or class name a page shows
 
 
 def create_app(
@@ -34,7 +39,10 @@ def create_app(
     (random per process when None).
     """
     app = dashboard_app(__name__, cookie="resque_web_session", realm="Resque", auth=auth, secret_key=secret_key)
-    client = redis_client(redis_url)
+    # str replies; bytes that are not UTF-8 (another producer's) read back as \xNN, never raise
+    client = redis.Redis.from_url(redis_url, decode_responses=True, encoding_errors="backslashreplace",
+                                  health_check_interval=30)
+    app.jinja_env.filters["short"] = short
     data = ResqueData(client, namespace)
     app.extensions["resque_data"] = data
 
@@ -47,6 +55,10 @@ def create_app(
             "failed_total": _quiet(data.failed_count),
             "delayed_total": _quiet(data.delayed_count),
         }
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> tuple[str, int]:
+        return render_template("error.html", message=f"{exc.code} {exc.name}: {exc.description}"), exc.code or 500
 
     @app.errorhandler(redis.ConnectionError)
     def redis_down(exc: Exception) -> tuple[str, int]:
@@ -80,11 +92,13 @@ def create_app(
 
     @app.post("/failed/<int:index>/retry")
     def failed_retry(index: int) -> Response:
+        _index(index)
         return _change(lambda: data.requeue(index, request.form.get("digest")),
                        f"Failure #{index} was requeued.")
 
     @app.post("/failed/<int:index>/remove")
     def failed_remove(index: int) -> Response:
+        _index(index)
         return _change(lambda: data.remove_failure(index, request.form.get("digest")),
                        f"Failure #{index} was removed.")
 
@@ -109,9 +123,19 @@ def create_app(
             return failed()  # type: ignore[return-value]
         start = _start()
         return render_template(
-            "queue.html", name=name, jobs=data.queue_jobs(name, start, PAGE),
+            "queue.html", name=name, entries=data.queue_entries(name, start, PAGE),
             total=data.queue_size(name), start=start, page=PAGE,
         )
+
+    @app.post("/queues/<name>/entries/<int:index>/remove")
+    def queue_entry_remove(name: str, index: int) -> Response:
+        _index(index)
+        try:
+            data.remove_queue_entry(name, index, request.form.get("digest"))
+            flash(f"Entry #{index} was removed.", "ok")
+        except StaleEntry as exc:
+            flash(str(exc), "error")
+        return redirect(url_for("queue", name=name))
 
     @app.post("/queues/<name>/remove")
     def queue_remove(name: str) -> Response:
@@ -188,10 +212,24 @@ def _delayed_change(action: Callable[[str], int], verb: str) -> Response:
 
 
 def _start() -> int:
-    try:
-        return max(0, int(request.args.get("start", 0)))
-    except ValueError:
+    """?start=: a whole number from 0 to MAX_START, else 400 with the reason."""
+    raw = request.args.get("start", "")
+    if raw == "":
         return 0
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 20 or int(raw) > MAX_START:
+        abort(400, description=f"start must be a whole number from 0 to {MAX_START}, got {short(raw, 40)!r}")
+    return int(raw)
+
+
+def _index(index: int) -> None:
+    if index > MAX_INDEX:
+        abort(404, description=f"there is no entry #{short(str(index), 40)}")
+
+
+def short(value: Any, limit: int = NAME_SHOWN) -> str:
+    """A name as a page shows it: at most `limit` characters, cut with an ellipsis."""
+    text = str(value)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _change(action: Any, message: str) -> Response:

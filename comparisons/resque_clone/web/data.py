@@ -12,7 +12,6 @@ job.
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +22,8 @@ from comparisons.resque_clone import admin, delayed, keys, scheduler
 from comparisons.resque_clone.connection import Connection
 
 PAGE = 20
+MAX_EPOCH = 253_402_300_800  # 10000-01-01: a due second beyond is not one resque-scheduler wrote
+RAW_SHOWN = 2000  # characters of a malformed entry's raw text a page shows
 KEYS_LIMIT = 1000  # the Keys page lists at most this many keys (SCAN, bounded)
 FAILED_SCAN = 100  # failures are filtered by class a page of this many at a time
 
@@ -36,12 +37,37 @@ def digest(raw: str) -> str:
 
 
 def decode(raw: str) -> dict[str, Any]:
-    """A payload or record as a dict; a malformed one is shown, never dropped."""
+    """A payload or record as a dict; a malformed one is shown, never dropped: anything that is
+    not a standard JSON object (NaN, nesting too deep, a lone surrogate, invalid UTF-8 read back
+    as \\xNN) becomes a dict marked "malformed" holding the start of its raw text."""
     try:
-        value = json.loads(raw)
-    except ValueError:
-        return {"class": "(malformed JSON)", "args": [raw], "malformed": True}
-    return value if isinstance(value, dict) else {"class": "(not an object)", "args": [value]}
+        value = keys.decode_strict(raw)
+        keys.encode(value).encode("utf-8")  # what the page will have to write out
+    except (ValueError, TypeError, RecursionError, UnicodeEncodeError):
+        return malformed(raw, "malformed JSON")
+    return value if isinstance(value, dict) else malformed(raw, "not an object")
+
+
+def malformed(raw: Any, why: str) -> dict[str, Any]:
+    text = raw if isinstance(raw, str) else repr(raw)
+    text = text.encode("utf-8", errors="backslashreplace").decode("utf-8")
+    return {"class": f"({why})", "args": [text[:RAW_SHOWN]], "malformed": True}
+
+
+def as_job(payload: dict[str, Any]) -> dict[str, Any]:
+    """A queue entry, marked malformed when no worker can run it as it is (no string "class", or
+    "args" not a list)."""
+    if not isinstance(payload.get("class"), str) or not isinstance(payload.get("args", []), list):
+        return {**payload, "malformed": True}
+    return payload
+
+
+def number(value: Any) -> int:
+    """A counter read back from Redis; one another client left unreadable counts as 0."""
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 @dataclass
@@ -63,6 +89,17 @@ class Failure:
     digest: str
     record: dict[str, Any]
     payload: dict[str, Any] = field(default_factory=dict)
+    malformed: bool = False
+
+
+def _held(raw: str) -> dict[str, Any]:
+    """worker:<id> as a dict whose "payload" is always a dict (marked malformed if it is not)."""
+    held = decode(raw)
+    if held.get("malformed"):
+        return {"queue": "", "run_at": "", "payload": held}
+    if not isinstance(held.get("payload"), dict):
+        held["payload"] = malformed(str(held.get("payload")), "payload not an object")
+    return held
 
 
 class ResqueData:
@@ -89,6 +126,11 @@ class ResqueData:
 
     def queue_jobs(self, name: str, start: int, count: int = PAGE) -> list[dict[str, Any]]:
         return [decode(raw) for raw in self.r.lrange(self.keys.queue(name), start, start + count - 1)]
+
+    def queue_entries(self, name: str, start: int, count: int = PAGE) -> list[tuple[int, str, dict[str, Any]]]:
+        """(index, digest of the raw entry, payload) for one page of a queue."""
+        raws = self.r.lrange(self.keys.queue(name), start, start + count - 1)
+        return [(start + i, digest(raw), as_job(decode(raw))) for i, raw in enumerate(raws)]
 
     def queue_size(self, name: str) -> int:
         return int(self.r.llen(self.keys.queue(name)))
@@ -119,9 +161,9 @@ class ResqueData:
             out.append(
                 Worker(
                     id=wid, host=host, pid=pid, queues=queues.split(",") if queues else [],
-                    job=decode(job) if job else None, started=started or "",
-                    heartbeat=beats.get(wid, ""), processed=int(processed or 0),
-                    failed=int(failed or 0),
+                    job=_held(job) if job else None, started=started or "",
+                    heartbeat=beats.get(wid, ""), processed=number(processed),
+                    failed=number(failed),
                 )
             )
         return out
@@ -173,12 +215,23 @@ class ResqueData:
     @staticmethod
     def _failure(index: int, raw: str) -> Failure:
         record = decode(raw)
+        if record.get("malformed"):
+            return Failure(index, digest(raw), {"exception": "(malformed record)"}, record, True)
         payload = record.get("payload")
-        return Failure(index, digest(raw), record, payload if isinstance(payload, dict) else {})
+        bad = not isinstance(payload, dict) or payload.get("malformed") is True
+        if not isinstance(payload, dict):
+            payload = malformed(payload if isinstance(payload, str) else keys.encode(payload),
+                                "payload not an object")
+        backtrace = record.get("backtrace")
+        record["backtrace"] = ([str(line) for line in backtrace] if isinstance(backtrace, list)
+                               else [] if backtrace is None else [str(backtrace)])
+        return Failure(index, digest(raw), record, payload, bad)
 
     def _change_failure(self, index: int, expected: str | None, change: Any) -> None:
-        """Run change(pipe, raw) on the failure at index inside WATCH/MULTI, if it is `expected`."""
-        key = self.keys.failed
+        self._change_entry(self.keys.failed, f"failure #{index}", index, expected, change)
+
+    def _change_entry(self, key: str, what: str, index: int, expected: str | None, change: Any) -> None:
+        """Run change(pipe, raw) on the list entry at index inside WATCH/MULTI, if it is `expected`."""
         with self.r.pipeline() as pipe:
             while True:
                 try:
@@ -186,7 +239,7 @@ class ResqueData:
                     raw = pipe.lindex(key, index)
                     if raw is None or (expected is not None and digest(raw) != expected):
                         raise StaleEntry(
-                            f"failure #{index} is no longer the one shown (the list changed); "
+                            f"{what} is no longer the one shown (the list changed); "
                             "reload the page and try again"
                         )
                     pipe.multi()
@@ -221,6 +274,18 @@ class ResqueData:
 
         self._change_failure(index, expected, change)
 
+    def remove_queue_entry(self, name: str, index: int, expected: str | None) -> None:
+        """Remove one pending entry (a malformed one no worker will run as it is), by index and
+        digest, the way a failure is removed."""
+        key = self.keys.queue(name)
+        marker = "__removed__" + uuid.uuid4().hex
+
+        def change(pipe: Any, raw: str) -> None:
+            pipe.lset(key, index, marker)
+            pipe.lrem(key, 1, marker)
+
+        self._change_entry(key, f"entry #{index} of queue {name[:80]}", index, expected, change)
+
     def requeue_all(self) -> int:
         return admin.requeue_all(self.conn)
 
@@ -230,12 +295,30 @@ class ResqueData:
     # -- delayed jobs (resque-scheduler) --------------------------------------------------
 
     def delayed_count(self) -> int:
-        return delayed.count(self.conn)
+        stamps = self.r.zrange(self.keys.delayed_schedule, 0, -1)
+        pipe = self.r.pipeline(transaction=False)
+        for ts in stamps:
+            pipe.llen(self.keys.key(f"delayed:{ts}"))
+        return sum(number(n) for n in pipe.execute())
 
-    def delayed_items(self, start: int, count: int = PAGE) -> list[tuple[int, dict[str, Any], str]]:
-        """(due second, item, its JSON) in due order: one page."""
-        page = delayed.items(self.conn, limit=start + count)[start:]
-        return [(ts, item, keys.encode(item)) for ts, item in page]
+    def delayed_items(self, start: int, count: int = PAGE) -> list[tuple[Any, dict[str, Any], str]]:
+        """(due second, item, its JSON) in due order: one page. A second that is not a whole
+        number or an item that is not JSON is shown marked malformed (its due second as None)."""
+        out: list[tuple[Any, dict[str, Any], str]] = []
+        for ts, score in self.r.zrange(self.keys.delayed_schedule, 0, -1, withscores=True):
+            due = int(ts) if ts.isascii() and ts.isdigit() and len(ts) <= 12 else None
+            if due is None and score == score and abs(score) < MAX_EPOCH:
+                due = int(score)
+            if due is not None and not 0 <= due < MAX_EPOCH:
+                due = None
+            for raw in self.r.lrange(self.keys.key(f"delayed:{ts}"), 0, -1):
+                item = decode(raw)
+                if due is None:
+                    item = {**item, "malformed": True}
+                out.append((due, item, raw if not item.get("malformed") else ""))
+                if len(out) >= start + count:
+                    return out[start:]
+        return out[start:]
 
     def enqueue_delayed_now(self, encoded: str) -> int:
         """Take every scheduled copy of the item and push each onto its queue now."""
@@ -263,8 +346,8 @@ class ResqueData:
         processed, failed = self.r.mget(self.keys.stat("processed"), self.keys.stat("failed"))
         return {
             "pending": sum(sizes.values()),
-            "processed": int(processed or 0),
-            "failed": int(failed or 0),
+            "processed": number(processed),
+            "failed": number(failed),
             "queues": len(sizes),
             "workers": len(workers),
             "working": sum(1 for w in workers if w.job),
