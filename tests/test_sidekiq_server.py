@@ -348,3 +348,23 @@ def test_cli_without_a_redis_url_refuses_to_guess() -> None:
     out = subprocess.run([sys.executable, "-m", "comparisons.sidekiq_clone"], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 2 and "no Redis URL: set REDIS_URL" in out.stderr
+
+
+def test_a_payload_naming_another_module_imports_nothing(
+        sidekiq_server: Any, client: Client, redis_client: redis.Redis, tmp_path: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Class lookup resolves only what the worker already loaded: a dotted name of an
+    importable module the worker did not load (-r) runs none of its top level."""
+    marker = tmp_path / "imported"
+    (tmp_path / "planted_module.py").write_text(
+        f"open({str(marker)!r}, 'w').write('ran')\n"
+        "from comparisons.sidekiq_clone.worker import Worker\n"
+        "class Planted(Worker):\n    def perform(self, *a): pass\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    sidekiq_server("-c", "1")
+    jid = push(client, "planted_module.Planted", 1, retry=0)
+    wait_for(lambda: redis_client.zcard("dead") == 1, 5, "the job in the dead set")
+    job = json.loads(redis_client.zrange("dead", 0, -1)[0])
+    assert job["jid"] == jid and job["error_class"] == "UnknownJobClass"
+    assert "restart the worker after adding it" in job["error_message"]
+    assert not marker.exists()
