@@ -368,3 +368,18 @@ def test_a_payload_naming_another_module_imports_nothing(
     assert job["jid"] == jid and job["error_class"] == "UnknownJobClass"
     assert "restart the worker after adding it" in job["error_message"]
     assert not marker.exists()
+
+
+def test_work_hash_is_written_and_removed_under_both_names(
+        sidekiq_server: Any, client: Client, redis_client: redis.Redis) -> None:
+    """`<identity>:work` (7.x) and `<identity>:workers` (6.x) hold the same running jobs and
+    expire together; a clean exit removes both."""
+    server = sidekiq_server("-c", "2", "-t", "0.2")
+    push(client, "Slow", "both", 30)
+    ident = server.identity
+    wait_for(lambda: redis_client.hgetall(ident + ":workers"), 5, "the 6.x work hash")
+    assert redis_client.hgetall(ident + ":workers") == redis_client.hgetall(ident + ":work")
+    assert 0 < redis_client.ttl(ident + ":workers") <= 60
+    server.signal(signal.SIGTERM)
+    assert server.wait(10) == 0
+    assert not redis_client.exists(ident + ":work", ident + ":workers")

@@ -26,7 +26,9 @@ STAT_FAILED = "stat:failed"
 INPROGRESS_PREFIX = "inprogress:"  # clone-only: private list per process for --reliable
 
 # Sidekiq 7 names the per-process work hash "<identity>:work"; 6.x up to 6.4.1 used ":workers".
+# The clone writes both, so Sidekiq 6.x's Sidekiq::Workers / Busy page and 7.x's list its jobs.
 WORK_SUFFIX = ":work"
+OLD_WORK_SUFFIX = ":workers"
 
 STATS_TTL = 5 * 365 * 24 * 60 * 60  # daily stats live five years, as in Sidekiq
 PROCESS_TTL = 60  # identity hash and work hash expire unless the heartbeat refreshes them
@@ -47,6 +49,11 @@ def queue_name(key: str) -> str:
 def work(identity: str) -> str:
     """HASH thread id -> {"queue","payload","run_at"} of the jobs running right now."""
     return identity + WORK_SUFFIX
+
+
+def work_keys(identity: str) -> tuple[str, str]:
+    """The work hash under both names: 7.x's `<identity>:work`, 6.x's `<identity>:workers`."""
+    return identity + WORK_SUFFIX, identity + OLD_WORK_SUFFIX
 
 
 def signals(identity: str) -> str:
