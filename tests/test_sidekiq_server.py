@@ -227,7 +227,10 @@ def test_invalid_payload_goes_to_dead_and_the_worker_keeps_going(
         sidekiq_server: Any, client: Client, redis_client: redis.Redis, bad: bytes) -> None:
     sidekiq_server("-c", "1")
     redis_client.lpush("queue:default", bad)
-    wait_for(lambda: redis_client.zrange("dead", 0, -1) == [bad], 5, "the payload in dead")
+    wait_for(lambda: redis_client.zcard("dead") == 1, 5, "the payload in dead")
+    entry = json.loads(redis_client.zrange("dead", 0, -1)[0])
+    assert entry["payload"] == bad.decode() and entry["malformed"] is True
+    assert entry["error_class"] == "InvalidJob" and entry["error_message"]
     push(client, "Recorder", "after")
     wait_for(lambda: events(redis_client, "ran"), 5, "the next job")
 

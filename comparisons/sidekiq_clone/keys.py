@@ -85,9 +85,15 @@ def new_identity(hostname: str) -> str:
 JOB_FIELDS = ("class", "args", "retry", "queue", "jid", "created_at", "enqueued_at")
 FAILURE_FIELDS = ("error_message", "error_class", "failed_at", "retry_count", "retried_at")
 
-_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (Ruby's JSON.parse refuses it too)")
+
+
+# NaN / Infinity: refused both ways, so nothing is accepted on read that cannot be written back
+_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_decoder = json.JSONDecoder(parse_constant=_no_constant)
 dumps = _encoder.encode
-loads = json.loads
+loads = _decoder.decode
 
 
 def new_jid() -> str:

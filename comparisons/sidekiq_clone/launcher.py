@@ -108,7 +108,10 @@ class Launcher:
 
     def _beat_loop(self) -> None:
         while not self._beat_stop.wait(self.config.beat_interval):
-            self.heartbeat()
+            try:
+                self.heartbeat()
+            except Exception:  # never the end of the heartbeat: try again next beat
+                log.exception("heartbeat: internal error")
 
     def info_json(self) -> str:
         return keys.process_info(
