@@ -70,8 +70,9 @@ def validate(job: Any) -> None:
     retry = job.get("retry")
     if retry is not None and not isinstance(retry, bool) and not _is_int(retry):
         raise InvalidJob(f"'retry' must be true, false or a number of retries, not {_short(retry)}")
-    if "retry_count" in job and not (_is_int(job["retry_count"]) and job["retry_count"] >= 0):
-        raise InvalidJob(f"'retry_count' must be a count (0, 1, ...), not {_short(job['retry_count'])}")
+    # -1 is legal: the Web UI's "Retry now" pushes count - 1, so the next failure counts 0
+    if "retry_count" in job and not _is_int(job["retry_count"]):
+        raise InvalidJob(f"'retry_count' must be a whole number, not {_short(job['retry_count'])}")
     backtrace = job.get("backtrace")
     if backtrace is not None and not isinstance(backtrace, bool) and \
             not (_is_int(backtrace) and backtrace >= 0):
