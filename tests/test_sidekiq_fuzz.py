@@ -72,7 +72,7 @@ def base_job(draw: Any, tag: str) -> dict[str, Any]:
 @st.composite
 def bad_payload(draw: Any) -> tuple[str, bytes]:
     """(category, payload bytes)."""
-    tag = f"fz{next(COUNTER)}"
+    tag = f"fz{next(COUNTER):09d}"  # fixed width: the draws never depend on the counter
     common = ["random bytes", "invalid utf-8", "truncated json", "non-standard json",
               "wrong types", "missing fields", "extra fields", "odd unicode", "deep nesting"]
     category = draw(st.sampled_from(common * 3 + ["big value"]))  # 1 MB values: 1 in 28
