@@ -180,6 +180,7 @@ class System(ABC):
     title: ClassVar[str] = ""
     requires: ClassVar[str] = ""  # pip package(s) the adapter needs, for error messages
     order: ClassVar[int] = 100  # place in `queuebench list`, the run and the report's columns
+    original: ClassVar[str | None] = None  # the system this one clones, measured beside it (fidelity)
     configs: ClassVar[dict[str, SystemConfig]] = {}
     supports: ClassVar[frozenset[str]] = frozenset()  # "retries", "delay", "priority", "recovery"
     graceful_signal: ClassVar[int] = signal.SIGTERM

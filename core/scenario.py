@@ -121,12 +121,15 @@ class Plan:
     """What one profile runs of a scenario: sizes (the scenario's own knobs), the workloads (when
     the scenario has no fixed one) and the named configs ("*" = every config of a system).
     in_profile=False: the profile runs it only when asked for by name (--scenarios), e.g. a
-    ten-minute soak that belongs to the full profile but can be tried briefly in another."""
+    ten-minute soak that belongs to the full profile but can be tried briefly in another.
+    repeats: how many repeats this scenario runs under the profile (None: the profile's own;
+    --repeat overrides either), e.g. a lesson whose failure is shown in one slow repeat."""
 
     sizes: Mapping[str, Any]
     workloads: tuple[str, ...] = ("noop",)
     configs: tuple[str, ...] = ("default",)
     in_profile: bool = True
+    repeats: int | None = None
 
 
 @dataclass(frozen=True)

@@ -60,4 +60,5 @@ def collect(redis_url: str, embedded: bool, argv: list[str] | None = None) -> di
         "redis_version": redis_version(redis_url),
         "redis": "embedded" if embedded else "external",
         "argv": list(sys.argv if argv is None else argv),
+        "loadavg": [round(x, 2) for x in os.getloadavg()],  # 1, 5, 15 min at the start; each cell has its own
     }

@@ -21,6 +21,7 @@ class Profile:
     name: str
     repeats: int
     description: str = ""
+    rtt_ms: float = 0.0  # round trip added between every process and Redis (queuebench run --rtt)
 
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (

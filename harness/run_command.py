@@ -69,6 +69,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "--out, else <out>/reports)")
     parser.add_argument("--repeat", type=int, default=None, help="repeats of every cell")
     parser.add_argument("--no-report", action="store_true", help="do not build the HTML report")
+    parser.add_argument("--rtt", type=float, default=None, metavar="MS",
+                        help="add MS ms of round trip between every process and Redis (a "
+                             "loopback delay proxy, MS/2 each way; default: the profile's, 0)")
 
 
 def _fmt(value: Any, unit: str) -> str:
@@ -137,6 +140,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             repeats=args.repeat, out=Path(args.out) if args.out else DEFAULT_OUT,
             redis_url=args.redis_url,
             argv=list(getattr(args, "argv", []) or []), build_report=not args.no_report,
+            rtt_ms=getattr(args, "rtt", None),
         )
         runner.plan(options)  # reject bad names before anything starts
     except (QueuebenchError, argparse.ArgumentTypeError) as exc:

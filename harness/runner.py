@@ -24,7 +24,7 @@ from typing import Any
 
 import psutil
 
-from core import registry, results
+from core import registry, results, rtt_proxy
 from core import summary as summaries
 from core.contract import System
 from core.errors import (
@@ -60,6 +60,11 @@ class RunOptions:
     system_classes: dict[str, type[System]] | None = None  # instead of the registry (tests)
     scenario_decls: dict[str, Scenario] | None = None  # instead of the registry (tests)
     build_report: bool = True
+    rtt_ms: float | None = None  # --rtt: None = the profile's rtt_ms
+
+    @property
+    def rtt(self) -> float:
+        return float(self.rtt_ms if self.rtt_ms is not None else self.profile.rtt_ms)
 
     @property
     def label(self) -> str:
@@ -74,7 +79,11 @@ class Plan:
     skipped: list[Cell]
     systems: dict[str, Any]
     scenarios: dict[str, Scenario]
-    repeats: int
+    repeats: int  # the most any scenario runs
+    scenario_repeats: dict[str, int] = field(default_factory=dict)  # a Plan.repeats of its own
+
+    def repeats_of(self, scenario: str) -> int:
+        return self.scenario_repeats.get(scenario, self.repeats)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -147,6 +156,11 @@ def plan(options: RunOptions) -> Plan:
         _check("workload", options.workloads, workloads.names())
     if options.repeats is not None and options.repeats < 1:
         raise UsageError(f"--repeat must be at least 1 (got {options.repeats})")
+    if not 0 <= options.rtt <= 1000:
+        raise UsageError(f"--rtt must be between 0 and 1000 ms (got {options.rtt:g})")
+    if options.rtt:  # the proxy refuses a URL it cannot forward, before anything is written
+        rtt_proxy.RttProxy(options.redis_url or os.environ.get("REDIS_URL") or "redis://",
+                           options.rtt)
     chosen = in_order({name: declared[name] for name in scenario_list})
 
     classes: dict[str, type[System]] = {}
@@ -186,10 +200,17 @@ def plan(options: RunOptions) -> Plan:
     for name, cls in classes.items():
         systems_info[name] = {
             "title": cls.title, "supports": sorted(cls.supports), "available": True, "reason": "",
+            "original": cls.original,
             "configs": {c: cls.configs[c].describe() for c in sorted(used[name])},
         }
-    return Plan(cells, skipped, systems_info, chosen,
-                options.repeats or options.profile.repeats)
+    repeats = options.repeats or options.profile.repeats
+    own = {} if options.repeats else {
+        name: r for name, s in chosen.items()
+        if (r := s.plan(options.profile.name).repeats) is not None}
+    if any(r < 1 for r in own.values()):
+        raise UsageError(f"a scenario's plan declares fewer than 1 repeat: {own}")
+    return Plan(cells, skipped, systems_info, chosen, max([repeats, *own.values()]),
+                {name: own.get(name, repeats) for name in chosen})
 
 
 def _cells(scenario: Scenario, cls: type[System] | None, configs: list[str],
@@ -245,7 +266,7 @@ def sweep(run_path: Path) -> list[int]:
 
 
 def run_cell(scenario: Scenario, spec: CellSpec, repeat: int, redis_url: str, run_path: Path,
-             earlier: Earlier | None = None) -> Cell:
+             earlier: Earlier | None = None, direct_url: str | None = None) -> Cell:
     """Run one cell of `scenario` on a clean database and fresh workers; never raises for a
     failed measurement (the cell says "error" with the reason, its logs are kept)."""
     cid = results.cell_id(spec.scenario, spec.system, spec.config_name, spec.workload, spec.tag,
@@ -258,10 +279,10 @@ def run_cell(scenario: Scenario, spec: CellSpec, repeat: int, redis_url: str, ru
         shutil.rmtree(cell_dir)
     cell_dir.mkdir(parents=True)
     started = time.monotonic()
-    ctx = CellContext(spec, redis_url, cell_dir, repeat, earlier)
+    ctx = CellContext(spec, redis_url, cell_dir, repeat, earlier, direct_url=direct_url)
     out: dict[str, Any] = {}
     try:
-        claim_database(redis_url)
+        claim_database(ctx.direct_url)
         if spec.system_cls is not None and spec.config is not None:
             spec.system_cls.check_config(spec.config)
         if scenario.run is None:
@@ -349,8 +370,13 @@ def execute(options: RunOptions, progress: Progress | None = None) -> tuple[Run,
             run.metadata = metadata.collect(url, not env.get("REDIS_URL"), options.argv or None)
             run.metadata["redis_url"] = redact(url)
             run.metadata["repeats"] = the_plan.repeats
-            results.write(run, run_path)
-            _run_cells(the_plan, run, run_path, url, progress)
+            with rtt_proxy.maybe_proxy(url, options.rtt) as proxy:
+                run.metadata["rtt_ms"] = options.rtt
+                if proxy is not None:  # every process of every cell talks through it
+                    run.metadata["rtt_added_ms"] = round(proxy.added_ms(), 3)
+                results.write(run, run_path)
+                _run_cells(the_plan, run, run_path, proxy.url if proxy else url, progress,
+                           direct_url=url)
         except KeyboardInterrupt:
             run.partial = True
         finally:
@@ -390,18 +416,22 @@ def _new_run_path(run: Run, out: Path) -> Path:
 
 
 def _run_cells(the_plan: Plan, run: Run, run_path: Path, url: str,
-               progress: Progress | None) -> None:
-    total, done = len(the_plan.cells) * the_plan.repeats, 0
+               progress: Progress | None, direct_url: str | None = None) -> None:
+    total = sum(the_plan.repeats_of(spec.scenario) for spec in the_plan.cells)
+    done = 0
 
     def earlier(scenario: str) -> list[dict[str, Any]]:
         return [c.to_json() for c in run.cells if c.scenario == scenario]
 
     for repeat in range(the_plan.repeats):
         for spec in the_plan.cells:
+            if repeat >= the_plan.repeats_of(spec.scenario):
+                continue
             if progress:
                 label = f"{spec.scenario} {spec.system} {spec.config_name} {spec.workload} {spec.tag}"
                 progress(f"{label} r{repeat}".replace("  ", " "), done, total, None)
-            cell = run_cell(the_plan.scenarios[spec.scenario], spec, repeat, url, run_path, earlier)
+            cell = run_cell(the_plan.scenarios[spec.scenario], spec, repeat, url, run_path, earlier,
+                            direct_url=direct_url)
             run.cells.append(cell)
             done += 1
             run.summary = _summary(the_plan, run)

@@ -1,9 +1,9 @@
 """`queuebench compare RUN_A RUN_B`: the summary tables of two runs side by side.
 
-Every figure of either run gets one line: A's median and spread, B's, the change, and each as a
-multiple of its own run's floor. A change is flagged when it is larger than the spread measured
-across repeats (the larger of the two runs' min–max ranges): smaller changes are noise on these
-shared machines. Figures from different machines or days differ in absolute terms anyway, so the
+Every figure of either run gets one line: A's median and interval, B's, the change, and each as a
+multiple of its own run's floor. A change is flagged only when the two intervals separate (the
+95 % bootstrap CI of the median from 5 repeats on, else the min–max of the repeats): a change
+inside overlapping intervals is noise on these shared machines. Figures from different machines or days differ in absolute terms anyway, so the
 page says when the two runs' hosts or versions differ and the floor multiples are the fairer read.
 """
 
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core import summary as summaries
 from reports import metrics, tables
 from reports.page import environment, safe_id, write_index
 from reports.run import FLOOR, Run, load
@@ -50,16 +51,23 @@ class Change:
 
     @property
     def spread(self) -> float:
+        """The wider of the two runs' intervals (for the text)."""
         out = 0.0
         for e in (self.a, self.b):
-            if e and e.lo is not None and e.hi is not None:
-                out = max(out, float(e.hi) - float(e.lo))
+            b = e.bounds if e else None
+            if b is not None:
+                out = max(out, b[1] - b[0])
         return out
 
     @property
     def flagged(self) -> bool:
-        d = self.delta
-        return d is not None and abs(d) > self.spread
+        """The intervals of A and B separate (neither overlaps the other)."""
+        if self.delta is None or self.delta == 0:
+            return False
+        a, b = self.a.bounds if self.a else None, self.b.bounds if self.b else None
+        if a is None or b is None:
+            return abs(self.delta) > self.spread
+        return not summaries.overlap(a, b)
 
     @property
     def verdict(self) -> str:
@@ -136,7 +144,7 @@ def notes(a: Run, b: Run, rows: list[Change]) -> list[str]:
         out.append("Package versions changed: " + ", ".join(moved) + ".")
     flagged = [r for r in rows if r.flagged]
     out.append(f"{len(flagged)} of {sum(1 for r in rows if r.delta is not None)} figures measured in both runs "
-               "changed by more than their measured spread.")
+               "changed with separate intervals (the others: no clear difference).")
     ranked = sorted((r for r in flagged if r.change is not None), key=lambda r: abs(r.change or 0), reverse=True)
     for r in ranked[:5]:
         out.append(f"{r.system}, {r.label}{f' ({r.detail})' if r.detail else ''}: {r.text(r.a)} → {r.text(r.b)} "
@@ -169,10 +177,12 @@ def compare(run_a: Path, run_b: Path, out: Path | None = None) -> Path:
     with (out.parent / "compare.csv").open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["scenario", "figure", "params", "system", "unit", "a_median", "a_min", "a_max",
-                    "b_median", "b_min", "b_max", "change", "spread", "flagged", "verdict"])
+                    "b_median", "b_min", "b_max", "change", "spread", "flagged", "verdict",
+                    "a_low", "a_high", "a_interval", "b_low", "b_high", "b_interval"])
         for r in rows:
             w.writerow([r.scenario, r.label, r.detail, r.system, r.unit, *_nums(r.a), *_nums(r.b),
-                        "" if r.change is None else f"{r.change:.4f}", f"{r.spread:.6g}", r.flagged, r.verdict])
+                        "" if r.change is None else f"{r.change:.4f}", f"{r.spread:.6g}", r.flagged, r.verdict,
+                        *_interval(r.a), *_interval(r.b)])
     if out.parent.parent.resolve() == default_root.resolve() and (default_root / "index.html").exists():
         write_index(default_root)
     return out
@@ -182,3 +192,11 @@ def _nums(e: Entry | None) -> list[Any]:
     if e is None or e.status != "ok":
         return ["", "", ""]
     return [e.median, e.lo, e.hi]
+
+
+def _interval(e: Entry | None) -> list[Any]:
+    """low, high and kind ("bootstrap95" / "min-max") of the interval a change was judged by."""
+    b = e.bounds if e and e.status == "ok" else None
+    if b is None or e is None:
+        return ["", "", ""]
+    return [b[0], b[1], e.interval if e.ci else "min-max"]

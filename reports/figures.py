@@ -301,8 +301,13 @@ def latency_vs_load(run: Run) -> list[Plot]:
             # the repeats of a step differ a little in offered rate; x is their median.
             by_step: dict[float, list[dict[str, Any]]] = {}
             for c in group:
+                if "steps" in c["metrics"]:
+                    continue  # a sweep: its steps are the points (below)
                 by_step.setdefault(metrics.load_step(c["params"], c["metrics"].get("offered_rate"))[0],
                                    []).append(c)
+            swept = sweep_steps(group)
+            for fraction, reps in swept.items():  # each step of a sweep cell: one more point
+                by_step.setdefault(1000.0 + fraction, []).extend(reps)
             if not by_step:
                 continue
             steps = sorted(by_step)
@@ -316,8 +321,25 @@ def latency_vs_load(run: Run) -> list[Plot]:
                 err = [[s[0] - s[1] for s in stats], [s[2] - s[0] for s in stats]]
                 ax.errorbar(rates, med, yerr=err, marker=marker, linestyle=ls, color=st["color"],
                             markerfacecolor=face, capsize=3, linewidth=1.6, markersize=5.5)
+            limited = [(r, m) for k, r in zip(steps, rates, strict=True)
+                       for m in [spread(dig(c["metrics"], "latency_us.p99") for c in by_step[k])[2]]
+                       if any(dig(c["metrics"], "generator_lag_us.limited") for c in by_step[k])]
+            if limited:  # the producer fell behind at these steps: badge them, never a headline
+                ax.scatter([r for r, _ in limited], [m * 1.6 for _, m in limited], marker="x",
+                           color=st["color"], s=30, linewidths=1.4, zorder=5)
+            knee = max_sustainable(group)
+            if knee:
+                ax.axvline(knee, color=st["color"], linestyle=":", linewidth=1.3)
+                ax.annotate(f"max sustainable {metrics.fmt_rate(knee)}/s", (knee, 0.98),
+                            xycoords=("data", "axes fraction"), rotation=90, va="top", ha="right",
+                            fontsize=7.5, color=st["color"])
             handles.append(Line2D([], [], color=st["color"], marker=marker, linewidth=1.6,
                                   label=name(run, system, config)))
+            if knee:
+                said.append(f"{name(run, system, config)} sustains at most {metrics.fmt_rate(knee)} jobs/s "
+                            "(dotted line)")
+            if limited:
+                said.append(f"{name(run, system, config)}: {len(limited)} step(s) generator-limited (×)")
             p99 = [spread(dig(c["metrics"], "latency_us.p99") for c in by_step[k])[0] for k in steps]
             said.append(f"{name(run, system, config)} p99 from {metrics.fmt(p99[0], 'us')} at "
                         f"{metrics.fmt_rate(rates[0])}/s to {metrics.fmt(p99[-1], 'us')} at "
@@ -328,7 +350,9 @@ def latency_vs_load(run: Run) -> list[Plot]:
         ax.set_xlabel("offered load (jobs/s, paced open loop; one point per load step)")
         ax.set_ylabel("enqueue-to-start latency")
         ax.set_title(f"Latency against offered load, {workload} (bars: min–max of repeats)")
-        handles += [Line2D([], [], color="#555555", marker="o", linestyle="-", label="p50 (solid, filled)"),
+        handles += [Line2D([], [], color="#555555", marker="x", linestyle="", label="generator-limited step"),
+                    Line2D([], [], color="#555555", linestyle=":", label="max sustainable rate (knee)"),
+                    Line2D([], [], color="#555555", marker="o", linestyle="-", label="p50 (solid, filled)"),
                     Line2D([], [], color="#555555", marker="o", markerfacecolor="white", linestyle="--",
                            label="p99 (dashed, hollow)")]
         fig.legend(handles=handles, loc="outside right center", fontsize=8.5)
@@ -340,6 +364,24 @@ def latency_vs_load(run: Run) -> list[Plot]:
 
 # ---------------------------------------------------------------------------------------------
 # throughput
+
+
+def sweep_steps(cells: list[dict[str, Any]]) -> dict[float, list[dict[str, Any]]]:
+    """The steps of a system's load-sweep cells, by fraction of its drain rate, each step as a
+    cell-like {"metrics": step} (its offered_rate, latency_us, generator_lag_us), all repeats."""
+    out: dict[float, list[dict[str, Any]]] = {}
+    for c in cells:
+        for step in c["metrics"].get("steps") or []:
+            if isinstance(step, dict) and isinstance(step.get("fraction"), int | float) and step.get("latency_us"):
+                out.setdefault(float(step["fraction"]), []).append({"metrics": step, "params": {}})
+    return out
+
+
+def max_sustainable(cells: list[dict[str, Any]]) -> float | None:
+    """The median maximum sustainable rate of a system's sweep cells (None when none found one)."""
+    rates = [float(r) for c in cells if isinstance(r := c["metrics"].get("max_sustainable_rate"), int | float)
+             and r > 0]
+    return statistics.median(rates) if rates else None
 
 
 def concurrency(cell: dict[str, Any]) -> int:
@@ -402,18 +444,36 @@ def throughput(run: Run) -> list[Plot]:
 # memory
 
 
+def in_flight(cell: dict[str, Any]) -> int:
+    """The jobs a memory cell held in flight at once (older files: its concurrency)."""
+    return int(cell["params"].get("in_flight") or cell["params"].get("concurrency") or 0)
+
+
+def by_flight(pairs_: PairCells) -> PairCells:
+    """Each (system, config, cells) split by jobs in flight, fewest first within a pair; the
+    config slot names it: "default · 10 in flight" (one figure per pair and in-flight count)."""
+    out: PairCells = []
+    for system, config, cells in pairs_:
+        counts = sorted({in_flight(c) for c in cells})
+        for n in counts:
+            label = config if len(counts) == 1 or not n else f"{config} · {n} in flight"
+            out.append((system, label, [c for c in cells if in_flight(c) == n]))
+    return out
+
+
 @styled
 def memory(run: Run) -> list[Plot]:
     cells = run.cells_of("memory")
     rows = grouped(run, cells)
     if not rows:
         return []
+    rows = by_flight(rows)
     fig = _figure(10, 0.9 + 0.62 * len(rows))
     axes = fig.subplots(1, 2, sharey=True)
     kinds = [("uss", "USS (own)", "#33415c"), ("pss", "PSS (fair share)", "#7d8fb3"),
              ("rss", "RSS (counts shared pages again)", "#d3dbe8")]
     said = []
-    labels = [name(run, s, c) for s, c, _ in rows]
+    labels = [flight_name(run, s, c) for s, c, _ in rows]
     for ax, phase in zip(axes, ("idle", "peak"), strict=True):
         for k, (kind, label, col) in enumerate(kinds):
             ys = [i + (k - 1) * 0.27 for i in range(len(rows))]
@@ -428,12 +488,18 @@ def memory(run: Run) -> list[Plot]:
         ax.grid(axis="y", visible=False)
     for (system, config, group) in rows:
         peak = statistics.median(dig(c["metrics"], "peak.uss") for c in group)
-        said.append(f"{name(run, system, config)} peak USS {metrics.fmt(peak, 'bytes')}")
+        said.append(f"{flight_name(run, system, config)} peak USS {metrics.fmt(peak, 'bytes')}")
     axes[0].set_yticks(range(len(rows)), labels)
     axes[0].invert_yaxis()
     _legend_below(fig, axes[0], 3)
     alt = "Memory per system, idle and peak, USS / PSS / RSS in MiB: " + "; ".join(said)
     return [_svg(fig, "memory", alt, _omitted_note(run, cells, "the table below"))]
+
+
+def flight_name(run: Run, system: str, label: str) -> str:
+    """name() of a by_flight() label: "Sidekiq clone · 10 in flight", "RQ (simple) · 1 in flight"."""
+    config, _, flight = label.partition(" · ")
+    return name(run, system, config) + (f" · {flight}" if flight else "")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -104,7 +104,8 @@ _PARAM_WORDS = {
 _QUIET = {"n", "jobs", "duration_s", "arrival", "window_s", "jobs_per_queue", "processed",
           "seed", "warmup", "unit", "processes", "threads", "idle_s", "fraction", "min_jobs",
           "max_jobs", "reference_throughput", "throughput_source",
-          "system_config"}  # the harness copies each cell's config into its params; Configs shows it
+          "system_config",  # the harness copies each cell's config into its params; Configs shows it
+          "not_applicable"}  # a lesson cell's reason, which the cell's own reason says
 # A system's own concurrency where the scenario does not sweep it, and the rate where the load
 # names the step (each system gets its own rate: a fraction of its own drain rate).
 _QUIET_IN = {"memory": {"concurrency"}, "latency": {"concurrency"}}
@@ -147,3 +148,38 @@ def load_step(params: dict[str, Any], offered: float | None = None) -> tuple[flo
 def fmt_rate(rate: float) -> str:
     """An arrival rate for prose: 20, 226, 3,036 (jobs/s)."""
     return f"{rate:,.0f}" if rate >= 10 else sig(rate, 2)
+
+
+# Intervals: how a figure's spread is named on the page (core.summary computes them).
+HIGH_LOAD_PER_CORE = 1.0  # a cell started with a 1-minute load average above this per core is flagged
+
+
+def interval_label(kind: str | None, repeats: int) -> str:
+    """"95 % bootstrap CI" from core.summary's bootstrap interval, else "min–max of N"."""
+    return "95 % bootstrap CI" if kind == "bootstrap95" else f"min–max of {repeats}"
+
+
+def fmt_ratio_range(lo: float | None, hi: float | None) -> str:
+    """A ratio's interval: ×0.81–×1.2."""
+    if lo is None or hi is None:
+        return ""
+    return f"{fmt_ratio(lo)}–{fmt_ratio(hi)}"
+
+
+def floor_words(params: dict[str, Any] | None) -> str:
+    """Which floor a ratio divides by: "floor at 1 connection" / "floor at 10 connections"."""
+    n = (params or {}).get("connections")
+    if not isinstance(n, int | float):
+        return "floor"
+    return f"floor at {n:g} connection{'' if n == 1 else 's'}"
+
+
+def concurrency_unit(params: dict[str, Any] | None) -> str:
+    """A cell's unit of concurrency from its params (processes, threads) or a config's
+    description (processes, concurrency): "1 process × 10 threads"."""
+    c = params or {}
+    processes, threads = c.get("processes"), c.get("threads", c.get("concurrency"))
+    if not isinstance(processes, int) or not isinstance(threads, int):
+        return ""
+    p = f"{processes} process{'' if processes == 1 else 'es'}"
+    return f"{p} × {threads} thread{'' if threads == 1 else 's'}"

@@ -24,7 +24,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from core.errors import ResultsError
 from core.scenario import Hook, Scenario
-from reports import exports, metrics, tables, teach
+from reports import exports, fidelity, metrics, tables, teach
 from reports.figures import Plot
 from reports.run import FLOOR, Run, load
 from reports.sections import Table, generic_table
@@ -48,7 +48,7 @@ class Section:
 def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["j2", "html"]),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(fmt=metrics.fmt, fmt_ratio=metrics.fmt_ratio,
+    env.globals.update(fmt=metrics.fmt, fmt_ratio=metrics.fmt_ratio, fmt_ratio_range=metrics.fmt_ratio_range,
                        css=(TEMPLATES / "style.css").read_text(),
                        built=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
     return env
@@ -77,6 +77,8 @@ def configs_section(run: Run, env: Environment) -> str:
 
 
 CONFIGS_METHOD = "Every system's exact configuration and the machine the run was measured on."
+FIDELITY_METHOD = ("A clone names the system it copies; here each of its headline figures stands beside the "
+                   "original's from the same run, with the ratio and its interval.")
 RAW_METHOD = "The data behind every figure on this page, next to it in this folder."
 
 
@@ -113,6 +115,10 @@ def scenario_sections(run: Run, name: str, declared: Scenario) -> list[Section]:
 
 def sections(run: Run, env: Environment) -> list[Section]:
     out = [Section("summary", "Summary", "")]
+    made = fidelity.table(run)
+    if made:
+        out.append(Section("fidelity", "Fidelity: each clone beside its original", FIDELITY_METHOD,
+                           tables=[made], teach=fidelity.explain(run)))
     for name, declared in run.scenarios.items():
         out.extend(scenario_sections(run, name, declared))
     out.append(Section("configs", "Configs & metadata", CONFIGS_METHOD, html=configs_section(run, env)))
@@ -146,8 +152,30 @@ def render(run: Run, out_dir: Path) -> str:
     return env.get_template("report.html.j2").render(
         run=run, meta=_Meta(run.metadata), columns=tables.columns(run), groups=groups,
         variants=tables.variants(run),
-        summary_teach=teach.summary(run), sections=secs, duration=_duration(run),
+        summary_teach=_quick_safe(run, teach.summary(run)), sections=secs, duration=_duration(run),
+        quick=run.data.get("profile") == "quick", load_note=_load_note(run, groups),
         counts={"ok": ok, "other": len(run.cells) - ok})
+
+
+def _load_note(run: Run, groups: list[tables.Group]) -> str:
+    """The page's warning when figures were measured on a loaded machine (pyperf's advice)."""
+    entries = [e for g in groups for row in g.rows for e in row.entries.values() if e.status == "ok"]
+    loaded = sum(1 for e in entries if any("load average" in w for w in e.warnings))
+    if not loaded:
+        return ""
+    at_start = run.metadata.get("loadavg")
+    start = f" (1-minute load average {at_start[0]:g} on {run.metadata.get('cores', '?')} cores when the run began)" \
+        if isinstance(at_start, list) and at_start else ""
+    return (f"{loaded} of {len(entries)} figures were measured while the machine was busy{start}: other "
+            "work shared the CPUs, so their spread is wider and their medians may be lower than on an idle "
+            "machine. Read the intervals; re-run on a quiet machine before quoting them.")
+
+
+def _quick_safe(run: Run, lines: list[str]) -> list[str]:
+    """A quick run's sentences without the ratios its tiny samples make meaningless."""
+    if run.data.get("profile") != "quick":
+        return lines
+    return [line for line in lines if "×" not in line]
 
 
 class _Meta(dict):  # type: ignore[type-arg]

@@ -167,6 +167,7 @@ def load(path: Path) -> Run:
                       "workload": c.get("workload") or "", "params": c.get("params") or {},
                       "repeat": c.get("repeat", 0), "reason": c.get("reason") or "",
                       "metrics": c.get("metrics") or {}, "raw": c.get("raw"),
+                      "load_before": c.get("load_before"),
                       **{k: c[k] for k in ("scenario", "system", "status")}})
     run = Run(path=file.parent, data=data, cells=clean, scenarios=declarations(data))
     summary = data.get("summary")

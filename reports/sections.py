@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from core import summary as summaries
 from reports import figures, metrics
 from reports.figures import by_pair, kill_target, name, pairs
 from reports.run import Run, dig
@@ -28,15 +29,18 @@ class Table:
 def memory_table(run: Run) -> Table | None:
     rows = []
     for system, config, cells in by_pair(run, run.cells_of("memory")):
-        chosen = figures.median_cell(cells, "peak.uss") or cells[0]
-        m = chosen["metrics"]
-        rows.append([name(run, system, config), m.get("model", ""), m.get("concurrency", ""),
-                     *(metrics.fmt(dig(m, f"{p}.{k}"), "bytes") for p in ("idle", "peak") for k in ("uss", "pss", "rss")),
-                     dig(m, "peak.processes")])
+        for count in sorted({figures.in_flight(c) for c in cells}):
+            mine = [c for c in cells if figures.in_flight(c) == count]
+            chosen = figures.median_cell(mine, "peak.uss") or mine[0]
+            m = chosen["metrics"]
+            rows.append([name(run, system, config), m.get("model", ""), count or m.get("concurrency", ""),
+                         *(metrics.fmt(dig(m, f"{p}.{k}"), "bytes") for p in ("idle", "peak") for k in ("uss", "pss", "rss")),
+                         dig(m, "peak.processes")])
     if not rows:
         return None
-    return Table("memory", "Memory of the worker tree (the repeat with the median peak USS)",
-                 ["system", "model", "concurrency", "idle USS", "idle PSS", "idle RSS", "peak USS",
+    return Table("memory", "Memory of the whole worker tree, forked children included, by jobs in flight "
+                 "(the repeat with the median peak USS)",
+                 ["system", "model", "jobs in flight", "idle USS", "idle PSS", "idle RSS", "peak USS",
                   "peak PSS", "peak RSS", "processes"], rows, set(range(2, 10)))
 
 
@@ -139,15 +143,22 @@ def throughput_table(run: Run) -> Table | None:
                 if not tps:
                     continue
                 med, lo, hi = figures.spread(tps)
-                rows.append([f"{name(run, system, config)} · {workload} · concurrency {conc}",
+                kind = "min-max"
+                if len(tps) >= summaries.BOOTSTRAP_MIN:
+                    lo, hi, kind = summaries.interval(tps)
+                unit = metrics.concurrency_unit(group[0]["params"]) or \
+                    metrics.concurrency_unit(run.config(system, config))
+                rows.append([f"{name(run, system, config)} · {workload} · concurrency {conc}"
+                             + (f" ({unit})" if unit else ""),
                              metrics.fmt(med, "jobs/s"),
-                             metrics.fmt_range(lo, hi, "jobs/s") if len(tps) > 1 else "",
+                             f"{metrics.fmt_range(lo, hi, 'jobs/s')} ({metrics.interval_label(kind, len(tps))})"
+                             if len(tps) > 1 else "",
                              len(tps), metrics.fmt(figures.spread(walls)[0], "s") if walls else "—"])
     if not rows:
         return None
-    return Table("throughput", "Every system and config: jobs/s worker side (median of repeats, min–max) "
+    return Table("throughput", "Every system and config: jobs/s worker side (median of repeats and its interval) "
                  "and wall time including boot",
-                 ["system · workload · concurrency", "throughput", "spread", "repeats", "wall time"],
+                 ["system · workload · concurrency (processes × threads)", "throughput", "interval", "repeats", "wall time"],
                  rows, {1, 2, 3, 4}, collapsed=len(rows) > 16)
 
 
@@ -157,17 +168,23 @@ def latency_table(run: Run) -> Table | None:
     order = pairs(run, cells)
     for c in sorted(cells, key=lambda c: (order.index((c["system"], c["config"])), c["workload"],
                                           float(c["metrics"].get("offered_rate") or 0), c["repeat"])):
-        m = c["metrics"]
-        h = m.get("latency_us") or {}
-        rows.append([f"{name(run, c['system'], c['config'])} · {c['workload']} · "
-                     f"{metrics.fmt_rate(float(m.get('offered_rate') or 0))}/s · repeat {c['repeat']}",
-                     metrics.fmt(m.get("achieved_rate"), "jobs/s"), h.get("count", ""),
-                     *(metrics.fmt(h.get(k), "us") for k in ("p50", "p90", "p99", "p99_9", "max"))])
+        # a sweep cell: one row per load step
+        for m in c["metrics"].get("steps") or [c["metrics"]]:
+            h = m.get("latency_us") or {}
+            lag = m.get("generator_lag_us") or {}
+            badge = "generator-limited" if lag.get("limited") or (m is c["metrics"] and m.get("generator_limited")) \
+                else ""
+            rows.append([f"{name(run, c['system'], c['config'])} · {c['workload']} · "
+                         f"{metrics.fmt_rate(float(m.get('offered_rate') or 0))}/s · repeat {c['repeat']}",
+                         metrics.fmt(m.get("achieved_rate"), "jobs/s"), h.get("count", ""),
+                         *(metrics.fmt(h.get(k), "us") for k in ("p50", "p90", "p99", "p99_9", "max")),
+                         metrics.fmt(lag.get("p99"), "us") if lag else "", badge])
     if not rows:
         return None
-    return Table("latency", "Every paced cell: the producer's achieved rate and the latency percentiles",
+    return Table("latency", "Every paced cell and sweep step: the producer's achieved rate, the latency "
+                 "percentiles and the producer's own lag (a generator-limited step is never a headline)",
                  ["system · workload · offered · repeat", "achieved", "jobs", "p50", "p90", "p99", "p99.9",
-                  "max"], rows, set(range(1, 8)), collapsed=len(rows) > 12)
+                  "max", "producer lag p99", "producer"], rows, set(range(1, 9)), collapsed=len(rows) > 12)
 
 
 def generic_table(run: Run, scenario: str) -> Table | None:
@@ -178,11 +195,13 @@ def generic_table(run: Run, scenario: str) -> Table | None:
         figure = run.figure(scenario, r["metric"])
         where = " · ".join(x for x in (name(run, r["system"], r["config"]), r["workload"],
                                        metrics.params_label(r["params"], scenario)) if x)
+        ci = r.get("ci") or [r.get("min"), r.get("max")]
+        n = int(r.get("repeats") or 0)
         rows.append([where, figure.label, metrics.fmt(r["median"], r["unit"]),
-                     metrics.fmt_range(r.get("min"), r.get("max"), r["unit"])
-                     if (r.get("repeats") or 0) > 1 else "", r.get("repeats", "")])
+                     f"{metrics.fmt_range(ci[0], ci[1], r['unit'])} "
+                     f"({metrics.interval_label(r.get('interval'), n)})" if n > 1 else "", n])
     if not rows:
         return None
-    return Table(scenario, f"{run.scenario_title(scenario)}: every figure (median of repeats, "
-                 "min–max)", ["system · workload · parameters", "figure", "median", "spread",
-                              "repeats"], rows, {2, 3, 4}, collapsed=len(rows) > 16)
+    return Table(scenario, f"{run.scenario_title(scenario)}: every figure (median of repeats and "
+                 "its interval)", ["system · workload · parameters", "figure", "median", "interval",
+                                   "repeats"], rows, {2, 3, 4}, collapsed=len(rows) > 16)

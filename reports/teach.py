@@ -161,6 +161,15 @@ def summary(run: Run) -> list[str]:
                    f"({fmt(mem[0]['median'], 'bytes')} USS); largest: "
                    f"{name(run, mem[-1]['system'], mem[-1]['config'])} ({fmt(mem[-1]['median'], 'bytes')}, "
                    f"{_times(mem[-1]['median'] / mem[0]['median'])}).")
+    sustained = [(r["median"], r["system"], r["config"]) for r in run.rows("latency", "max_sustainable_rate")
+                 if r["system"] != FLOOR]
+    limited = sorted({name(run, c["system"], c["config"]) for c in run.cells_of("latency")
+                      if c["metrics"].get("generator_limited") and "steps" in c["metrics"]})
+    if sustained or limited:
+        out.append("Maximum sustainable rate (backlog bounded and p99 under its bound for a whole step): "
+                   + "; ".join(f"{name(run, s, c)} {fmt(v, 'jobs/s')}" for v, s, c in sorted(sustained, reverse=True))
+                   + (("; " if sustained else "") + "generator-limited in some repeats, left out of this figure: "
+                      + ", ".join(limited) if limited else "") + ".")
     lost = [r for r in run.rows("crash", "counts.lost") if r["median"]]
     if lost:
         out.append("Jobs lost when a process was killed: " + "; ".join(
@@ -359,12 +368,12 @@ def memory(run: Run) -> list[str]:
     out = []
     shared = []
     peaks = []
-    for system, config, cells in by_pair(run, run.cells_of("memory")):
+    for system, label, cells in figures.by_flight(by_pair(run, run.cells_of("memory"))):
         m = cells[0]["metrics"]
         get = {k: _median(cells, k) for k in ("idle.uss", "peak.uss", "peak.pss", "peak.rss", "peak.processes")}
         if get["peak.uss"] is not None:
-            peaks.append((get["peak.uss"], system, config))
-        who = name(run, system, config)
+            peaks.append((get["peak.uss"], system, label))
+        who = figures.flight_name(run, system, label)
         procs = int(get["peak.processes"] or 0)
         model = m.get("model", "?")
         out.append(f"{who}, {model} at concurrency {m.get('concurrency', '?')}: {fmt(get['idle.uss'], 'bytes')} "
@@ -377,10 +386,11 @@ def memory(run: Run) -> list[str]:
         out.append("Copy-on-write: the processes of one tree share pages (after the fork, and shared "
                    "libraries), and a sum of RSS counts each shared page once per process. PSS splits them "
                    "fairly; read PSS. RSS sum against PSS at peak: " + "; ".join(shared) + ".")
+    out += threads_vs_processes(run)
     peaks.sort()
     if len(peaks) > 1:
-        out.append(f"{name(run, peaks[-1][1], peaks[-1][2])} needs {_times(peaks[-1][0] / peaks[0][0])} the "
-                   f"memory of {name(run, peaks[0][1], peaks[0][2])} at peak (USS).")
+        out.append(f"{figures.flight_name(run, peaks[-1][1], peaks[-1][2])} needs {_times(peaks[-1][0] / peaks[0][0])} "
+                   f"the memory of {figures.flight_name(run, peaks[0][1], peaks[0][2])} at peak (USS).")
     return out + unsupported(run, "memory")
 
 
@@ -472,6 +482,47 @@ def retries(run: Run) -> list[str]:
     return out + unsupported(run, "retries")
 
 
+def threads_vs_processes(run: Run) -> list[str]:
+    """At each number of jobs in flight where both models ran: the leanest threaded system
+    against the leanest process-based one (fork-per-job or a prefork pool), peak PSS of the whole
+    worker tree, children included."""
+    out = []
+    by_flight: dict[int, dict[str, list[tuple[float, str, str]]]] = {}
+    for system, config, cells in by_pair(run, run.cells_of("memory")):
+        def flight(c: dict[str, Any]) -> int:
+            return int(c["params"].get("in_flight") or c["params"].get("concurrency") or 0)
+
+        # a system's model at its most jobs in flight (with one job, threads or not, it is one process)
+        kind = "threads" if max(cells, key=flight)["metrics"].get("model") == "threads" else "processes"
+        for jobs in sorted({flight(c) for c in cells}):
+            mine = [c for c in cells if flight(c) == jobs]
+            pss = _median(mine, "peak.pss")
+            if pss is not None and jobs:
+                by_flight.setdefault(jobs, {}).setdefault(kind, []).append((pss, system, config))
+    for count, kinds in sorted(by_flight.items()):
+        if "threads" not in kinds or "processes" not in kinds:
+            continue
+        t, p = min(kinds["threads"]), min(kinds["processes"])
+        verdict = (f"processes need {_times(p[0] / t[0])} the memory of threads" if p[0] > t[0]
+                   else f"threads need {_times(t[0] / p[0])} the memory of processes")
+        out.append(f"Threads against processes at {count} job{'s' if count != 1 else ''} in flight "
+                   f"(peak PSS of the whole tree, children included): the leanest threaded system, "
+                   f"{name(run, t[1], t[2])}, holds {fmt(t[0], 'bytes')}; the leanest process-based one, "
+                   f"{name(run, p[1], p[2])}, {fmt(p[0], 'bytes')}: {verdict}.")
+    return out
+
+
+def distribution(values: list[int]) -> str:
+    """Counts over trials as a distribution: "0 in 18 trials, 1 in 2"."""
+    counts = {v: values.count(v) for v in sorted(set(values))}
+    first = True
+    parts = []
+    for v, n in counts.items():
+        parts.append(f"{v:g} in {n} trial{'s' if n != 1 else ''}" if first else f"{v:g} in {n}")
+        first = False
+    return ", ".join(parts)
+
+
 def crash(run: Run) -> list[str]:
     """One sentence per system, config and kill target, over its repeats."""
     out = []
@@ -483,14 +534,18 @@ def crash(run: Run) -> list[str]:
     for (system, config, target), group in groups.items():
         who = name(run, system, config)
         kinds = ("completed", "duplicate", "failed", "pending", "lost")
-        per = {k: [int((c["metrics"].get("counts") or {}).get(k, 0)) for c in group] for k in kinds}
+        # one value per trial (a cell may run several, each kept in per_trial), over every repeat
+        trials = [t for c in group for t in (c["metrics"].get("per_trial") or [c["metrics"].get("counts") or {}])]
+        per = {k: [int(t.get(k, 0)) for t in trials] for k in kinds}
 
         def say(k: str, per: dict[str, list[int]] = per) -> str:
             vals = per[k]
             med = statistics.median(vals)
-            return f"{med:g}" if min(vals) == max(vals) else f"{min(vals)}–{max(vals)} (median {med:g})"
+            if min(vals) == max(vals):
+                return f"{med:g}"
+            return f"{min(vals)}–{max(vals)} (median {med:g}; {distribution(vals)})"
 
-        jobs = group[0]["metrics"].get("jobs") or sum(per[k][0] for k in kinds)
+        jobs = sum(per[k][0] for k in kinds) or group[0]["metrics"].get("jobs")
         window = group[0]["metrics"].get("window_s")
         parts = []
         if any(per["lost"]):
@@ -518,7 +573,7 @@ def crash(run: Run) -> list[str]:
                     f"{fmt(window, 's')} window.")
         else:
             tail = ""
-        reps = f" ({len(group)} repeats)" if len(group) > 1 else ""
+        reps = f" ({len(trials)} trials)" if len(trials) > 1 else ""
         out.append(f"Killing {who}'s {target} with {jobs} jobs in play{reps}: {say('completed')} completed; "
                    + "; ".join(parts) + "." + tail)
     return out + unsupported(run, "crash")

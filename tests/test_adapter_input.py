@@ -1,4 +1,4 @@
-"""Bad input and a dropped connection, the same for the RQ and the Celery adapter: a job for a
+"""Bad input and a dropped connection, the same for the RQ, Celery and Dramatiq adapters: a job for a
 queue no worker reads is refused (alone or in a batch, which is then refused whole), and workers
 reconnect after Redis drops every client connection. Real workers on the test's Redis."""
 
@@ -13,7 +13,7 @@ import redis
 from system_helpers import Driven, records, wait_for
 
 # the adapter and its config with a single worker process (no pool child to reconnect)
-IN_PROCESS = {"rq": "simple", "celery": "solo"}
+IN_PROCESS = {"rq": "simple", "celery": "solo", "dramatiq": "one_process"}
 
 
 @pytest.fixture(params=sorted(IN_PROCESS))

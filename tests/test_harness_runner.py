@@ -390,3 +390,12 @@ def test_a_run_writes_only_where_it_is_told(tmp_path: Path, redis_url: str,
     assert main(["run", "--profile", "quick", "--systems", "rq", "--scenarios", "priority",
                  "--redis-url", redis_url, "--out", str(out), "--report-dir", str(other)]) == 0
     assert list(other.glob("2*/index.html")) and not (cwd / "reports").exists()
+
+
+def test_the_plan_records_the_original_each_system_clones(tmp_path: Path) -> None:
+    plan = runner.plan(runner.RunOptions(
+        profile=TINY, system_classes={"sidekiq_clone": registry.system("sidekiq_clone"),
+                                      "calibration": CalibrationSystem},
+        scenario_decls=tiny(), scenarios=["throughput"], out=tmp_path, build_report=False))
+    assert plan.systems["sidekiq_clone"]["original"] == "sidekiq_ruby"
+    assert plan.systems["calibration"]["original"] is None

@@ -31,6 +31,9 @@ BUILTIN: dict[str, str] = {
     "sleep": "workloads.sleep:Sleep",
     "flaky": "workloads.flaky:Flaky",
     "hold": "workloads.hold:Hold",
+    "ledger": "workloads.ledger:Ledger",
+    "pooled": "workloads.pooled:Pooled",
+    "mailer": "workloads.mailer:Mailer",
 }
 
 _cache: dict[tuple[str, str], Workload] = {}

@@ -9,6 +9,12 @@ Workers are real `celery -A comparisons.celery_adapter.app worker` processes. Na
                acknowledged after the task, so a worker killed mid-task leaves it to be redelivered
     rabbitmq   prefork -c 2 on an AMQP broker: QUEUEBENCH_AMQP_URL, or the local RabbitMQ on
                127.0.0.1:5672 if it answers; otherwise ConfigUnavailable says why
+    fair       prefork -c 2, -O fair, prefetch multiplier 1, acks_late: a worker holds no job
+               beyond the ones it runs (the prefetch lesson's fix)
+    visibility_short / visibility_long
+               prefork -c 2 with acks_late and the Redis transport's visibility_timeout at 2 s /
+               60 s, its unacked-restore sweep every second (kombu's default sweeps about every
+               100 s, which only delays what the visibility-timeout lesson shows)
 
 The broker is the same Redis as every other system (its URL reaches the workers through the
 environment). Tasks are sent by name with the harness job id as task id; a delay is Celery's
@@ -85,6 +91,12 @@ class CelerySystem(System):
         "acks_late": _config("acks_late", "prefork", 2, acks_late=True,
                              reject_on_worker_lost=True),
         "rabbitmq": _config("rabbitmq", "prefork", 2, broker="amqp"),
+        "fair": _config("fair", "prefork", 2, optimization="fair", prefetch_multiplier=1,
+                        acks_late=True),
+        "visibility_short": _config("visibility_short", "prefork", 2, acks_late=True,
+                                    visibility_timeout=2.0, restore_interval=1),
+        "visibility_long": _config("visibility_long", "prefork", 2, acks_late=True,
+                                   visibility_timeout=60.0, restore_interval=1),
     }
     supports = frozenset({"retries", "delay", "recovery", "priority"})  # recovery: acks_late
 
@@ -99,6 +111,8 @@ class CelerySystem(System):
         self.queue_names = {name: prefix + name for name in options.get("queues", QUEUES)}
         self.app_options = {k: options[k] for k in
                             ("acks_late", "reject_on_worker_lost", "prefetch_multiplier")}
+        self.app_options.update({k: options[k] for k in ("visibility_timeout", "restore_interval")
+                                 if options.get(k) is not None})
         self.app: Celery = make_app(self.broker_url, self.app_options)
         self.redis = None if self.amqp else redis.Redis.from_url(redis_url)
 
@@ -137,6 +151,8 @@ class CelerySystem(System):
                     "--pool", options["pool"], "--concurrency", str(self.config.concurrency),
                     "--queues", ",".join(self.queue_names.values()),
                     "--hostname", f"qb-{tag}-{i}@%h", "--loglevel", options["loglevel"]]
+            if options.get("optimization"):
+                argv += ["-O", str(options["optimization"])]
             processes.append(self.spawn(argv, f"celery-worker-{i}"))
         group = WorkerGroup(processes, self.name, self.config)
         try:

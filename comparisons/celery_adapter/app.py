@@ -13,7 +13,8 @@ default_retry_delay read it from the request being run. The delays follow Celery
 
 The worker learns its broker and options from the environment the adapter sets:
 QUEUEBENCH_CELERY_BROKER (a broker URL; required, there is no silent default) and
-QUEUEBENCH_CELERY_OPTIONS (JSON: acks_late, reject_on_worker_lost, prefetch_multiplier, ...).
+QUEUEBENCH_CELERY_OPTIONS (JSON: acks_late, reject_on_worker_lost, prefetch_multiplier, and on
+Redis visibility_timeout with restore_interval, the period of the unacked-restore sweep).
 """
 
 from __future__ import annotations
@@ -79,6 +80,13 @@ def make_app(broker_url: str, options: dict[str, Any] | None = None) -> Celery:
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=True,
     )
+    if options.get("visibility_timeout") is not None:
+        interval = int(options.get("restore_interval") or 10)
+        app.conf.broker_transport_options = {
+            "visibility_timeout": float(options["visibility_timeout"]),
+            "unacked_restore_interval": interval,
+            "unacked_restore_throttle": 1,  # sweep every `interval` s, not every 10th time
+        }
 
     @app.task(name=TASK_NAME, bind=True, shared=False)
     def run(self: Task, job_id: str, planned_ns: int, workload: str, args: list[Any],

@@ -41,6 +41,7 @@ class SidekiqCloneSystem(SidekiqLayoutSystem):
     name = "sidekiq_clone"
     order = 20
     title = "Sidekiq clone (threads, BRPOP, Sidekiq 7 layout)"
+    original = "sidekiq_ruby"  # real Sidekiq 6.4.1: the report's fidelity table sets them side by side
     requires = "redis"
     configs = {
         "default": _config("default", 1, 10),

@@ -145,9 +145,10 @@ class CellContext:
     """The resources and knobs of one running cell."""
 
     def __init__(self, spec: CellSpec, redis_url: str, cell_dir: Path, repeat: int,
-                 earlier: Earlier | None = None) -> None:
+                 earlier: Earlier | None = None, direct_url: str | None = None) -> None:
         self.spec = spec
-        self.redis_url = redis_url
+        self.redis_url = redis_url  # what workers, producer and floor use (through --rtt's proxy)
+        self.direct_url = direct_url or redis_url  # the harness's own bookkeeping (flush, INFO)
         self.cell_dir = cell_dir
         self.repeat = repeat
         self.params: dict[str, Any] = dict(spec.params)
@@ -195,10 +196,10 @@ class CellContext:
                                               self.spec.workload_options)
         return self._workload
 
-    def system(self, config: SystemConfig | None = None) -> System:
+    def system(self, config: SystemConfig | None = None, url: str | None = None) -> System:
         assert self.spec.system_cls is not None
         self.workload()
-        system = self.spec.system_cls(self.redis_url, self.cell_dir, config or self.config)
+        system = self.spec.system_cls(url or self.redis_url, self.cell_dir, config or self.config)
         self._systems.append(system)
         return system
 

@@ -232,7 +232,7 @@ SCENARIO = Scenario(
                        "targets": ["worker", "child"]}),
         "default": Plan({"n": 6, "ms": 300, "window_s": 3.0, "warmup": 1,
                          "targets": ["worker", "child"]},
-                        configs=("default", "reliable", "acks_late")),
+                        configs=("default", "reliable", "acks_late", "claim_short")),
         # 4 trials x 5 repeats: at least 20 kills per system, config and target
         "full": Plan({"n": 20, "ms": 500, "window_s": 15.0, "warmup": 2, "trials": 4,
                       "targets": ["worker", "child"]}, configs=("*",)),

@@ -41,8 +41,12 @@ def cells(system_cls: type[System], configs: list[str], workloads: list[str],
             sweep = sorted({*(sizes.get("concurrency", []) if swept else []), total(base)})
             n = int(sizes.get("n", {}).get(workload, 200) if isinstance(sizes.get("n"), dict)
                     else sizes.get("n", 200))
+            seen: set[int] = set()
             for c in sweep:
                 config = scaled(base, int(c))
+                if total(config) in seen:  # 2 worker processes cannot run 1 job at a time
+                    continue
+                seen.add(total(config))
                 out.append(CellSpec(
                     "throughput", system_cls.name, name, config, workload,
                     workload_options=dict(sizes.get("workload_options", {}).get(workload, {})),
