@@ -242,6 +242,7 @@ def test_generated_bad_payloads_are_all_accounted_for(fuzz_server: Any, redis_cl
 
 
 @pytest.mark.fuzz
+@pytest.mark.timeout(1800)
 def test_large_generated_bad_payloads_are_all_accounted_for(
         fuzz_server: Any, redis_client: redis.Redis) -> None:
     """10,000 payloads (500 batches of 20, each beside 20 good jobs; hypothesis generates
@@ -364,6 +365,7 @@ def test_generated_requests_never_answer_500(fuzz_web: Any) -> None:
 
 
 @pytest.mark.fuzz
+@pytest.mark.timeout(600)
 def test_large_generated_requests_never_answer_500(fuzz_web: Any) -> None:
     STATUSES.clear()
     large = settings(max_examples=300, deadline=None, derandomize=False,
