@@ -138,3 +138,18 @@ def test_a_clone_perform_in_job_is_picked_up_by_sidekiqs_poller(
     assert redis_client.zcard("schedule") == 1
     (ran,) = wait_for(lambda: events(redis_client, "ran"), 20, "real Sidekiq's poller")
     assert ran["jid"] == jid and ran["runner"] == "ruby" and ran["t"] >= pushed + 1
+
+
+def test_sidekiq_workers_lists_a_running_clone_job(
+        ruby: None, sidekiq_server: Any, redis_url: str, redis_client: redis.Redis) -> None:
+    """Sidekiq 6.4.1's Sidekiq::Workers (its Busy page) reads `<identity>:workers`: the
+    clone's running job is listed there, not only counted."""
+    server = sidekiq_server("-c", "2")
+    jid = Client(redis_client).push({"class": sidekiq_jobs.Slow, "args": ["busy", 3.0]})
+    wait_for(lambda: events(redis_client, "start"), 10, "the job to start")
+    seen = wait_for(lambda: (w := json.loads(ruby_run(redis_url, "read_workers.rb")))["jobs"]
+                    and w, 5, "Sidekiq::Workers to list the job")
+    assert seen["size"] == 1
+    [job] = seen["jobs"]
+    assert job["process"] == server.identity and job["jid"] == jid
+    assert job["klass"] == "Slow" and job["queue"] == "default"

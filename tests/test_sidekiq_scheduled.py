@@ -44,7 +44,8 @@ def test_a_moved_job_gets_a_fresh_enqueued_at(redis_client: redis.Redis) -> None
 def test_an_invalid_member_goes_to_the_dead_set(redis_client: redis.Redis) -> None:
     redis_client.zadd("schedule", {"{broken": time.time() - 1, member("ok"): time.time() - 1})
     Enq(redis_client).enqueue_jobs()
-    assert redis_client.zrange("dead", 0, -1) == [b"{broken"]
+    [dead] = [json.loads(raw) for raw in redis_client.zrange("dead", 0, -1)]
+    assert dead["payload"] == "{broken" and "not valid JSON" in dead["error_message"]
     assert redis_client.llen("queue:default") == 1
 
 

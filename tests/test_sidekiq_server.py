@@ -227,7 +227,10 @@ def test_invalid_payload_goes_to_dead_and_the_worker_keeps_going(
         sidekiq_server: Any, client: Client, redis_client: redis.Redis, bad: bytes) -> None:
     sidekiq_server("-c", "1")
     redis_client.lpush("queue:default", bad)
-    wait_for(lambda: redis_client.zrange("dead", 0, -1) == [bad], 5, "the payload in dead")
+    wait_for(lambda: redis_client.zcard("dead") == 1, 5, "the payload in dead")
+    entry = json.loads(redis_client.zrange("dead", 0, -1)[0])
+    assert entry["payload"] == bad.decode() and entry["malformed"] is True
+    assert entry["error_class"] == "InvalidJob" and entry["error_message"]
     push(client, "Recorder", "after")
     wait_for(lambda: events(redis_client, "ran"), 5, "the next job")
 
@@ -348,3 +351,38 @@ def test_cli_without_a_redis_url_refuses_to_guess() -> None:
     out = subprocess.run([sys.executable, "-m", "comparisons.sidekiq_clone"], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 2 and "no Redis URL: set REDIS_URL" in out.stderr
+
+
+def test_a_payload_naming_another_module_imports_nothing(
+        sidekiq_server: Any, client: Client, redis_client: redis.Redis, tmp_path: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Class lookup resolves only what the worker already loaded: a dotted name of an
+    importable module the worker did not load (-r) runs none of its top level."""
+    marker = tmp_path / "imported"
+    (tmp_path / "planted_module.py").write_text(
+        f"open({str(marker)!r}, 'w').write('ran')\n"
+        "from comparisons.sidekiq_clone.worker import Worker\n"
+        "class Planted(Worker):\n    def perform(self, *a): pass\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    sidekiq_server("-c", "1")
+    jid = push(client, "planted_module.Planted", 1, retry=0)
+    wait_for(lambda: redis_client.zcard("dead") == 1, 5, "the job in the dead set")
+    job = json.loads(redis_client.zrange("dead", 0, -1)[0])
+    assert job["jid"] == jid and job["error_class"] == "UnknownJobClass"
+    assert "restart the worker after adding it" in job["error_message"]
+    assert not marker.exists()
+
+
+def test_work_hash_is_written_and_removed_under_both_names(
+        sidekiq_server: Any, client: Client, redis_client: redis.Redis) -> None:
+    """`<identity>:work` (7.x) and `<identity>:workers` (6.x) hold the same running jobs and
+    expire together; a clean exit removes both."""
+    server = sidekiq_server("-c", "2", "-t", "0.2")
+    push(client, "Slow", "both", 30)
+    ident = server.identity
+    wait_for(lambda: redis_client.hgetall(ident + ":workers"), 5, "the 6.x work hash")
+    assert redis_client.hgetall(ident + ":workers") == redis_client.hgetall(ident + ":work")
+    assert 0 < redis_client.ttl(ident + ":workers") <= 60
+    server.signal(signal.SIGTERM)
+    assert server.wait(10) == 0
+    assert not redis_client.exists(ident + ":work", ident + ":workers")

@@ -37,7 +37,7 @@ def _text(value: bytes | str) -> str:
 
 
 def _parse(value: str) -> dict[str, Any] | None:
-    with contextlib.suppress(ValueError):
+    with contextlib.suppress(ValueError, RecursionError):
         item = keys.loads(value)
         return item if isinstance(item, dict) else None
     return None

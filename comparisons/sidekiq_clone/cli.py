@@ -110,8 +110,11 @@ def require(target: str) -> None:
 
 
 def setup_logging(config: Config) -> None:
-    handler: logging.Handler = (logging.FileHandler(config.logfile) if config.logfile
-                                else logging.StreamHandler(sys.stderr))
+    # odd payloads (lone surrogates, bytes) are logged escaped, never as a logging error
+    if hasattr(sys.stderr, "reconfigure"):
+        sys.stderr.reconfigure(errors="backslashreplace")
+    handler: logging.Handler = (logging.FileHandler(config.logfile, errors="backslashreplace")
+                                if config.logfile else logging.StreamHandler(sys.stderr))
     handler.setFormatter(logging.Formatter(
         "%(asctime)s pid=%(process)d tid=%(threadName)s %(levelname)s: %(message)s"))
     log.handlers[:] = [handler]

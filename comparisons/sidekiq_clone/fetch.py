@@ -36,12 +36,20 @@ TIMEOUT = 2  # seconds a BRPOP waits, so a thread notices a shutdown within that
 RELIABLE_MULTI_QUEUE_WAIT = 0.2  # reliable fetch over several queues blocks on one this long
 
 
+def text(raw: bytes) -> str | None:
+    """The payload as text, or None when it is not UTF-8 (never an exception in a fetch)."""
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        return None
+
+
 @dataclass
 class UnitOfWork:
     """One fetched job: the queue key it came from and the payload exactly as Redis held it."""
 
     queue: str  # "queue:<name>"
-    job: str
+    job: str | None  # None when the bytes are not UTF-8 (the processor buries those)
     raw: bytes  # the same payload as bytes, for LREM by value (reliable fetch)
 
     @property
@@ -106,7 +114,7 @@ class BasicFetch:
         if reply is None:
             return None
         queue, raw = reply
-        return UnitOfWork(queue.decode(), raw.decode(), raw)
+        return UnitOfWork(queue.decode(), text(raw), raw)
 
     def acknowledge(self, conn: Any, work: UnitOfWork) -> None:
         """Nothing to do: the job left Redis when it was popped."""
@@ -179,15 +187,15 @@ class ReliableFetch(BasicFetch):
         if len(order) == 1:
             conn.send_command("BLMOVE", order[0], self.private, "RIGHT", "LEFT", TIMEOUT)
             raw = conn.read_response()
-            return None if raw is None else UnitOfWork(order[0], raw.decode(), raw)
+            return None if raw is None else UnitOfWork(order[0], text(raw), raw)
         found = self._lmove_first(keys=[self.private, *order])
         if found:
             queue, raw = found
-            return UnitOfWork(queue.decode(), raw.decode(), raw)
+            return UnitOfWork(queue.decode(), text(raw), raw)
         conn.send_command("BLMOVE", order[0], self.private, "RIGHT", "LEFT",
                           RELIABLE_MULTI_QUEUE_WAIT)
         raw = conn.read_response()
-        return None if raw is None else UnitOfWork(order[0], raw.decode(), raw)
+        return None if raw is None else UnitOfWork(order[0], text(raw), raw)
 
     def acknowledge(self, conn: Any, work: UnitOfWork) -> None:
         conn.send_command("LREM", self.private, 1, work.raw)

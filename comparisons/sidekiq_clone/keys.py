@@ -26,7 +26,9 @@ STAT_FAILED = "stat:failed"
 INPROGRESS_PREFIX = "inprogress:"  # clone-only: private list per process for --reliable
 
 # Sidekiq 7 names the per-process work hash "<identity>:work"; 6.x up to 6.4.1 used ":workers".
+# The clone writes both, so Sidekiq 6.x's Sidekiq::Workers / Busy page and 7.x's list its jobs.
 WORK_SUFFIX = ":work"
+OLD_WORK_SUFFIX = ":workers"
 
 STATS_TTL = 5 * 365 * 24 * 60 * 60  # daily stats live five years, as in Sidekiq
 PROCESS_TTL = 60  # identity hash and work hash expire unless the heartbeat refreshes them
@@ -47,6 +49,11 @@ def queue_name(key: str) -> str:
 def work(identity: str) -> str:
     """HASH thread id -> {"queue","payload","run_at"} of the jobs running right now."""
     return identity + WORK_SUFFIX
+
+
+def work_keys(identity: str) -> tuple[str, str]:
+    """The work hash under both names: 7.x's `<identity>:work`, 6.x's `<identity>:workers`."""
+    return identity + WORK_SUFFIX, identity + OLD_WORK_SUFFIX
 
 
 def signals(identity: str) -> str:
@@ -78,9 +85,15 @@ def new_identity(hostname: str) -> str:
 JOB_FIELDS = ("class", "args", "retry", "queue", "jid", "created_at", "enqueued_at")
 FAILURE_FIELDS = ("error_message", "error_class", "failed_at", "retry_count", "retried_at")
 
-_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (Ruby's JSON.parse refuses it too)")
+
+
+# NaN / Infinity: refused both ways, so nothing is accepted on read that cannot be written back
+_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_decoder = json.JSONDecoder(parse_constant=_no_constant)
 dumps = _encoder.encode
-loads = json.loads
+loads = _decoder.decode
 
 
 def new_jid() -> str:

@@ -3,7 +3,8 @@ heartbeat, and the order in which they start and stop.
 
 The heartbeat (every 5 s) is how the outside world sees the process:
 - flushes the counters: stat:processed / stat:failed and their daily keys (UTC);
-- rewrites <identity>:work with what each thread is running (EXPIRE 60);
+- rewrites <identity>:work (7.x) and <identity>:workers (6.x) with what each thread is
+  running (EXPIRE 60);
 - SADD processes <identity>; HSET <identity> info, busy, beat, quiet, rss, rtt_us (EXPIRE 60),
   so a process that dies without saying goodbye disappears from the Web UI within a minute;
 - RPOPs <identity>-signals and sends that signal (TSTP, TERM, TTIN) to itself: that is how a
@@ -107,7 +108,10 @@ class Launcher:
 
     def _beat_loop(self) -> None:
         while not self._beat_stop.wait(self.config.beat_interval):
-            self.heartbeat()
+            try:
+                self.heartbeat()
+            except Exception:  # never the end of the heartbeat: try again next beat
+                log.exception("heartbeat: internal error")
 
     def info_json(self) -> str:
         return keys.process_info(
@@ -134,14 +138,14 @@ class Launcher:
         try:
             self.flush_stats()
             busy = self.manager.busy()
-            work_key = keys.work(self.identity)
             with self.redis.pipeline(transaction=True) as pipe:
-                pipe.unlink(work_key)
-                if busy:
-                    pipe.hset(work_key, mapping={
-                        tid: keys.work_entry(q, payload, run_at)
-                        for tid, (q, payload, run_at) in busy.items()})
-                    pipe.expire(work_key, keys.PROCESS_TTL)
+                for work_key in keys.work_keys(self.identity):
+                    pipe.unlink(work_key)
+                    if busy:
+                        pipe.hset(work_key, mapping={
+                            tid: keys.work_entry(q, payload, run_at)
+                            for tid, (q, payload, run_at) in busy.items()})
+                        pipe.expire(work_key, keys.PROCESS_TTL)
                 pipe.execute()
             t0 = time.perf_counter()
             self.redis.ping()
@@ -172,7 +176,7 @@ class Launcher:
         try:
             with self.redis.pipeline(transaction=False) as pipe:
                 pipe.srem(keys.PROCESSES, self.identity)
-                pipe.unlink(keys.work(self.identity))
+                pipe.unlink(*keys.work_keys(self.identity))
                 pipe.unlink(self.identity)
                 pipe.execute()
         except redis.RedisError:

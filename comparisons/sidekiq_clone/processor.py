@@ -1,7 +1,8 @@
 """One processor thread: fetch a job, run it, acknowledge it, repeat until told to stop.
 
     run:      until done: work = fetch(); process(work)
-    process:  parse JSON (invalid -> dead set) -> resolve the class (unknown -> retry rules)
+    process:  decode, parse, validate (payload.py; invalid -> the dead set with the reason)
+              -> resolve the class (unknown -> retry rules)
               -> a NEW instance per execution -> server middleware -> perform(*args)
               -> on an exception, the retry rules (retry.py) -> acknowledge
 
@@ -9,6 +10,9 @@ Each processor owns one Redis connection from the pool for its whole life: the b
 and the acknowledgement go straight down it, with no pool round trip per job. What it is doing
 right now (`current`) and its counters are plain attributes that only this thread writes; the
 heartbeat reads them, so the job path never touches Redis for bookkeeping.
+
+No payload ends a thread: one that cannot run is buried in the dead set, one whose failure
+cannot be recorded too, and any other error is logged and the loop goes on.
 
 Redis gone: the fetch fails, we log once, drop the connection, wait a second and try again;
 redis-py reconnects on the next command.
@@ -23,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
-from comparisons.sidekiq_clone import keys
+from comparisons.sidekiq_clone import payload
 from comparisons.sidekiq_clone.api import DeadSet
 from comparisons.sidekiq_clone.fetch import BasicFetch, UnitOfWork
 from comparisons.sidekiq_clone.middleware import Chain
@@ -88,7 +92,15 @@ class Processor:
                 if self.done:  # quieted while we waited: give it straight back
                     self.fetch.bulk_requeue([work])
                     break
-                self.process(conn, work)
+                try:
+                    self.process(conn, work)
+                except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+                    log.error("Redis failed while finishing a job: %s", exc)
+                    conn.disconnect()
+                    time.sleep(1)
+                except Exception:  # a bug or an odd payload must not end the thread
+                    log.exception("Internal error in processor %s; it goes on", self.thread.name)
+                    time.sleep(0.1)
             self.manager.processor_stopped(self)
         except Shutdown:
             self.manager.processor_stopped(self)
@@ -128,29 +140,24 @@ class Processor:
     # -- one job ---------------------------------------------------------------------------
 
     def process(self, conn: Any, work: UnitOfWork) -> None:
-        jobstr = work.job
-        try:
-            job = keys.loads(jobstr)
-            if not isinstance(job, dict) or not isinstance(job.get("args", []), list):
-                raise ValueError("a job must be a JSON object with an 'args' array")
-        except ValueError as exc:
-            log.error("Invalid JSON for job, moved to the dead set: %s: %.200s", exc, jobstr)
-            DeadSet(self.retrier.redis).kill(jobstr)
-            self.fetch.acknowledge(conn, work)
-            return
-
         queue = work.queue_name
+        try:
+            job = payload.parse(work.job, work.raw)
+        except payload.InvalidJob as exc:
+            self.bury(conn, work, str(exc))
+            return
+        jobstr = work.job or ""
         self.work = work
         self.current = (queue, jobstr, time.time())
         if self.verbose:
             t0 = time.monotonic()
-            log.debug("class=%s jid=%s start", job.get("class"), job.get("jid"))
+            log.debug("class=%.200s jid=%s start", job["class"], job.get("jid"))
         ack = False
         try:
             self.dispatch(job, queue, jobstr)
             ack = True
             if self.verbose:
-                log.debug("class=%s jid=%s done: %.3f sec", job.get("class"), job.get("jid"),
+                log.debug("class=%.200s jid=%s done: %.3f sec", job["class"], job.get("jid"),
                           time.monotonic() - t0)
         except Shutdown:
             self.failed += 1
@@ -158,15 +165,31 @@ class Processor:
         except JobFailed:
             self.failed += 1
             ack = True
-        except Exception:
-            self.failed += 1  # the retry machinery itself failed (e.g. Redis down): no ack
+        except redis.RedisError:
+            self.failed += 1  # the retry machinery could not reach Redis: no ack
             log.exception("Internal exception while handling %s", job.get("jid"))
+        except Exception as exc:  # recording the failure itself failed: keep it in dead
+            self.failed += 1
+            log.exception("Could not record the failure of %s; moved to the dead set",
+                          job.get("jid"))
+            DeadSet(self.retrier.redis).kill(payload.wrap(
+                work.raw, queue, f"could not record its failure: {type(exc).__name__}: {exc}"))
+            ack = True
         finally:
             self.current = None
             self.work = None
             self.processed += 1
         if ack:
             self.fetch.acknowledge(conn, work)
+
+    def bury(self, conn: Any, work: UnitOfWork, reason: str) -> None:
+        """A payload that cannot run: to the dead set with the reason, counted, acknowledged."""
+        log.error("Invalid job in queue %s, moved to the dead set: %s: %r", work.queue_name,
+                  reason, work.raw[:200])
+        DeadSet(self.retrier.redis).kill(payload.wrap(work.raw, work.queue_name, reason))
+        self.processed += 1
+        self.failed += 1
+        self.fetch.acknowledge(conn, work)
 
     def dispatch(self, job: dict[str, Any], queue: str, jobstr: str) -> None:
         """Run the job; on failure apply the retry rules and raise JobFailed."""
@@ -176,7 +199,7 @@ class Processor:
             worker.job = job
         except Exception as exc:  # before there is a worker: the "global" retry handler
             self.retrier.handle(None, jobstr, queue, exc)
-            log.error("%s %s failed: %s: %s", job.get("class"), job.get("jid"),
+            log.error("%.200s %s failed: %s: %.500s", job["class"], job.get("jid"),
                       type(exc).__name__, exc)
             raise JobFailed from exc
         args = job["args"]
@@ -187,7 +210,7 @@ class Processor:
                 worker.perform(*args)
         except Exception as exc:
             self.retrier.handle(worker, jobstr, queue, exc)
-            log.warning("%s %s failed: %s: %s", job.get("class"), job.get("jid"),
+            log.warning("%.200s %s failed: %s: %.500s", job["class"], job.get("jid"),
                         type(exc).__name__, exc)
             raise JobFailed from exc
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import redis
 
-from comparisons.sidekiq_clone import keys
+from comparisons.sidekiq_clone import keys, payload
 from comparisons.sidekiq_clone.api import DeadSet
 
 log = logging.getLogger("sidekiq_clone")
@@ -131,10 +131,10 @@ class JobRetry:
         if count < max_attempts:
             strategy, delay = delay_for(worker, count, exc, job, self.rng)
             if strategy == "discard":
-                log.info("discarding %s %s: sidekiq_retry_in said so", job["class"], job["jid"])
+                log.info("discarding %.200s %s: sidekiq_retry_in said so", job["class"], job.get("jid"))
                 return
             if strategy == "default":
-                self.redis.zadd(keys.RETRY, {keys.dumps(job): keys.now() + delay})
+                self.redis.zadd(keys.RETRY, {payload.record(job): keys.now() + delay})
                 return
         self.retries_exhausted(worker, job, exc)
 
@@ -145,8 +145,8 @@ class JobRetry:
             except Exception:
                 log.exception("error calling sidekiq_retries_exhausted of %s", job.get("class"))
         if job.get("dead") is not False:
-            log.info("adding dead %s job %s", job.get("class"), job.get("jid"))
-            DeadSet(self.redis).kill(keys.dumps(job))
+            log.info("adding dead %.200s job %s", job.get("class"), job.get("jid"))
+            DeadSet(self.redis).kill(payload.record(job))
         self._death_handlers(job, exc)
 
     @staticmethod

@@ -8,11 +8,13 @@ polls about every 5 s without any coordination; under 10 processes each sleeps
 uniformly in [average / 2, average * 1.5].
 
 Popping one job per call keeps the window in which a crash can lose a job down to one job.
-A member that is not valid JSON goes to the dead set instead of being retried forever.
+A member that cannot be pushed (not UTF-8, not JSON, not a job, too deep to copy) goes to the
+dead set with the reason instead of being retried forever or killing the thread.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
@@ -20,7 +22,7 @@ import time
 
 import redis
 
-from comparisons.sidekiq_clone import api, keys
+from comparisons.sidekiq_clone import api, keys, payload
 from comparisons.sidekiq_clone.client import Client
 
 log = logging.getLogger("sidekiq_clone")
@@ -56,18 +58,30 @@ class Enq:
                 raw = self.zpopbyscore(keys=[name], args=[repr(keys.now())])
                 if raw is None:
                     break
-                jobstr = raw.decode() if isinstance(raw, bytes) else raw
-                try:
-                    job = keys.loads(jobstr)
-                    if not isinstance(job, dict):
-                        raise ValueError("not a JSON object")
-                    self.client.push(job)
-                except ValueError as exc:
-                    log.error("invalid job in %s, moved to the dead set: %s: %.200s",
-                              name, exc, jobstr)
-                    api.DeadSet(self.redis).kill(jobstr)
+                raw = raw if isinstance(raw, bytes) else raw.encode()
+                self.push_one(name, raw)
                 moved += 1
         return moved
+
+    def push_one(self, name: str, raw: bytes) -> None:
+        """Push one popped entry to its queue; one that cannot be pushed goes to the dead set
+        with the reason. If Redis fails mid-way the entry goes back where it was."""
+        try:
+            job = payload.parse(None, raw)
+            self.client.push(job)
+        except redis.RedisError:
+            with contextlib.suppress(redis.RedisError):
+                self.redis.zadd(name, {raw: keys.now()})
+            raise
+        except RecursionError:
+            self._bury(name, raw, "payload is nested too deeply to copy and push")
+        except Exception as exc:  # InvalidJob, or anything the client refuses
+            self._bury(name, raw, str(exc) if isinstance(exc, payload.InvalidJob)
+                       else f"cannot be pushed: {type(exc).__name__}: {exc}")
+
+    def _bury(self, name: str, raw: bytes, reason: str) -> None:
+        log.error("invalid job in %s, moved to the dead set: %s: %r", name, reason, raw[:200])
+        api.DeadSet(self.redis).kill(payload.wrap(raw, keys.queue_name(name), reason))
 
 
 class Poller:
@@ -108,6 +122,8 @@ class Poller:
                 api.cleanup_processes(self.redis)
         except redis.RedisError as exc:  # most likely networking: try again next time
             log.error("scheduler: %s", exc)
+        except Exception:  # never the end of the thread: log it and poll again
+            log.exception("scheduler: internal error; polling goes on")
 
     def initial_wait(self) -> float:
         """10-15 s by default (time for heartbeats to register); a configured average waits

@@ -20,13 +20,15 @@ Each execution builds a fresh instance, so instance state never leaks between jo
 threads of one process share everything else, so job code must be thread-safe.
 
 Every subclass registers under its class name (what the payload's "class" says; Ruby-style
-names, so a Ruby client can push to it). A name with dots is imported as module.Class.
+names, so a Ruby client can push to it). A name with dots is looked up as module.Class, but
+only in a module this process already loaded (-r or an import of it): as Ruby's constantize
+finds only loaded constants, a payload never makes a worker import anything.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
+import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -43,8 +45,9 @@ class UnknownJobClass(NameError):
 
     def __init__(self, name: str) -> None:
         super().__init__(
-            f"uninitialized constant {name}: no worker class {name!r} is loaded in this process. "
-            "A worker must be restarted after new job code is added (and load it with -r MODULE)."
+            f"uninitialized constant {name}: unknown class, no worker class {name!r} is loaded in "
+            "this process; restart the worker after adding it (a worker must be restarted after "
+            "new job code is added, and load it with -r MODULE)."
         )
         self.class_name = name
 
@@ -166,16 +169,17 @@ def at_time(interval: float | timedelta | datetime) -> float:
 
 
 def constantize(name: str) -> type[Worker]:
-    """The worker class a payload names; UnknownJobClass if this process has not loaded it."""
-    cls = WORKERS.get(name)
+    """The worker class a payload names; UnknownJobClass if this process has not loaded it.
+    Never imports: a dotted name resolves only inside a module already in sys.modules."""
+    cls = WORKERS.get(name) if isinstance(name, str) else None
     if cls is not None:
         return cls
+    if not isinstance(name, str):
+        raise UnknownJobClass(repr(name))
     if "." in name:
-        module, _, attr = name.rpartition(".")
-        try:
-            found = getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError):
-            raise UnknownJobClass(name) from None
+        module_name, _, attr = name.rpartition(".")
+        module = sys.modules.get(module_name)
+        found = getattr(module, attr, None) if module is not None else None
         if isinstance(found, type) and issubclass(found, Worker):
             return found
     raise UnknownJobClass(name)

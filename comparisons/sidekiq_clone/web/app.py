@@ -11,6 +11,7 @@ Mount it like `mount Sidekiq::Web => "/sidekiq"`:
 
 from __future__ import annotations
 
+import base64
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -19,10 +20,20 @@ import redis
 from flask import Flask, abort, flash, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from comparisons.sidekiq_clone.web.data import SETS, NotRunnable, SidekiqData, backtrace, parse_key
-from comparisons.webkit.app import dashboard_app, location, redis_client
+from comparisons.sidekiq_clone.web.data import (
+    SETS,
+    NotRunnable,
+    SidekiqData,
+    backtrace,
+    parse_key,
+    raw_bytes,
+    safe_text,
+)
+from comparisons.webkit.app import dashboard_app, location
 
 PAGE = 25
+MAX_START = 2**31  # ?start= beyond this is refused, not passed to Redis
+SHORT_NAME = 80  # characters of a queue name shown in a page
 HISTORY_DAYS = (7, 30, 90, 180)
 ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {  # what each sorted-set page offers, per entry and for all
     "retries": {"one": ("retry", "delete", "kill"), "all": ("retry", "delete", "kill")},
@@ -46,16 +57,23 @@ def create_app(
     (random per process when None).
     """
     app = dashboard_app(__name__, cookie="sidekiq_web_session", realm="Sidekiq", auth=auth, secret_key=secret_key)
-    client = redis_client(redis_url)
+    # values that are not UTF-8 keep their bytes as surrogates, so they show and delete exactly
+    client = redis.Redis.from_url(redis_url, decode_responses=True, health_check_interval=30,
+                                  encoding_errors="surrogateescape")
     data = SidekiqData(client)
     app.extensions["sidekiq_data"] = data
-    app.jinja_env.globals.update(LABELS=LABELS, ALL_LABELS=ALL_LABELS)
+    app.jinja_env.globals.update(LABELS=LABELS, ALL_LABELS=ALL_LABELS,
+                                 b64=lambda raw: base64.b64encode(raw_bytes(raw)).decode())
+    app.jinja_env.finalize = safe_text
+    app.jinja_env.filters["short"] = short
+    app.jinja_env.filters["printable"] = safe_text  # for a URL: undecodable bytes escaped
 
     @app.context_processor
     def globals_() -> dict[str, Any]:
         try:
             counts = data.stats()
-        except redis.RedisError:
+        except Exception:  # the header never takes a page down
+            app.logger.exception("the header's counts could not be read")
             counts = {}
         return {"counts": counts, "redis_location": location(client),
                 "poll_interval_ms": int(poll_interval * 1000)}
@@ -127,7 +145,14 @@ def create_app(
 
     @app.post("/queues/<name>/delete")
     def queue_delete_job(name: str) -> Response:
-        if data.delete_queue_job(name, request.form.get("key_val", "")):
+        if "key_b64" in request.form:
+            try:
+                raw: str | bytes = base64.b64decode(request.form["key_b64"], validate=True)
+            except ValueError:
+                abort(400, "key_b64 must be the job's payload in base64")
+        else:
+            raw = request.form.get("key_val", "")
+        if data.delete_queue_job(name, raw):
             flash("The job was deleted.", "ok")
         else:
             flash("That job is no longer in the queue.", "error")
@@ -144,8 +169,8 @@ def create_app(
     def sorted_set_entry(kind: str, key: str) -> str | Response:
         try:
             entry = data.find(SETS[kind], key)
-        except ValueError:
-            abort(404)
+        except ValueError as exc:
+            abort(404, str(exc))
         if entry is None:
             flash("That job is gone (it was retried, deleted or ran).", "error")
             return redirect(url_for(kind))
@@ -160,8 +185,8 @@ def create_app(
         for key in keys:
             try:
                 parse_key(key)
-            except ValueError:
-                abort(400, f"not a job key: {key}")
+            except ValueError as exc:
+                abort(400, str(exc))
             try:
                 done += data.move(SETS[kind], key, action)
             except NotRunnable as exc:
@@ -216,16 +241,22 @@ def chart(history: list[dict[str, Any]], width: int = 960, height: int = 220) ->
     }
 
 
+def short(name: Any, limit: int = SHORT_NAME) -> str:
+    """A name as a page shows it: at most `limit` characters."""
+    text = str(name)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _days() -> int:
-    try:
-        days = int(request.args.get("days", 30))
-    except ValueError:
-        return 30
-    return days if days in HISTORY_DAYS else 30
+    value = request.args.get("days", "30")
+    choices = ", ".join(map(str, HISTORY_DAYS))
+    if not value.isdigit() or int(value) not in HISTORY_DAYS:
+        abort(400, f"days must be one of {choices}, not {value[:40]!r}")
+    return int(value)
 
 
 def _start() -> int:
-    try:
-        return max(0, int(request.args.get("start", 0)))
-    except ValueError:
-        return 0
+    value = request.args.get("start", "0")
+    if not value.isascii() or not value.isdigit() or int(value) > MAX_START:
+        abort(400, f"start must be a whole number from 0 to {MAX_START}, not {value[:40]!r}")
+    return int(value)

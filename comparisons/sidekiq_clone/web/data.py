@@ -6,12 +6,19 @@ dead set's limits come from the clone's keys module. Jobs in the retry, schedule
 sets are addressed as Sidekiq::Web does, by "<score>-<jid>". Moving an entry (retry now, add to
 queue, kill) is one WATCH/MULTI transaction: ZREM from its set and LPUSH / ZADD elsewhere
 together, so two clicks on "Retry now" push it once and a crash between the steps loses nothing.
+
+Whatever Redis holds, reading it never raises: a value that is not UTF-8 arrives with its bytes
+kept as surrogates (the client decodes with surrogateescape, so writing it back, e.g. to delete
+it, is exact), a job that does not parse or validate is shown as a malformed entry with the
+reason, a counter that is not a number reads 0, a key of the wrong type reads as empty.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import math
+import re
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -19,8 +26,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
+from markupsafe import Markup
 
-from comparisons.sidekiq_clone import keys
+from comparisons.sidekiq_clone import keys, payload
 
 SETS = {"retries": keys.RETRY, "scheduled": keys.SCHEDULE, "morgue": keys.DEAD}
 OLD_WORK_SUFFIX = ":workers"  # the work hash's name up to Sidekiq 6.4.1
@@ -29,15 +37,100 @@ REDIS_KEYS = ("redis_version", "uptime_in_days", "connected_clients", "used_memo
               "used_memory_peak_human")
 
 
-def load(raw: str) -> dict[str, Any]:
-    """A job as a dict; a malformed one is shown as such, never dropped."""
+SHOWN_RAW = 2000  # characters of a malformed payload shown on a page
+TIME_FIELDS = ("enqueued_at", "created_at", "failed_at", "retried_at", "at")
+LAST_SECOND = 253402300799  # 9999-12-31: later (or negative) times cannot be shown
+
+
+def shown(text: str, limit: int = SHOWN_RAW) -> str:
+    """Text safe to render: undecodable bytes as \\xNN escapes, lone surrogates as \\uXXXX,
+    at most `limit` characters."""
+    if len(text) > limit:
+        text = text[:limit] + f"… ({len(text):,} characters)"
     try:
-        value = json.loads(raw)
-    except ValueError:
-        return {"class": "(malformed JSON)", "args": [raw], "jid": "", "malformed": True}
+        text.encode()
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape" if _only_escaped(text) else "backslashreplace")\
+            .decode("utf-8", "backslashreplace")
+
+
+def _only_escaped(text: str) -> bool:
+    return all(not 0xD800 <= ord(c) < 0xDC80 for c in text)
+
+
+def raw_bytes(text: str) -> bytes:
+    """The exact bytes Redis holds for a value read with surrogateescape (a lone surrogate
+    that came from elsewhere, e.g. a JSON escape, is passed through)."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
+
+
+def malformed(raw: str, reason: str, label: str = "(malformed)") -> dict[str, Any]:
+    return {"class": label, "args": [shown(raw)], "jid": "", "malformed": True,
+            "malformed_reason": reason}
+
+
+def is_time(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) \
+        and 0 <= value <= LAST_SECOND
+
+
+def load(raw: str) -> dict[str, Any]:
+    """A job as a dict; a malformed one is shown as such (with the reason), never dropped."""
+    try:
+        raw.encode()
+    except UnicodeEncodeError:
+        return malformed(raw, "payload is not UTF-8", "(not UTF-8)")
+    try:
+        value = keys.loads(raw)
+    except RecursionError:
+        return malformed(raw, "payload is nested too deeply to parse", "(malformed JSON)")
+    except ValueError as exc:
+        return malformed(raw, f"payload is not valid JSON: {exc}", "(malformed JSON)")
     if not isinstance(value, dict):
-        return {"class": "(not an object)", "args": [value], "jid": "", "malformed": True}
-    return value
+        return malformed(raw, f"payload is a JSON {type(value).__name__}, not an object",
+                         "(not an object)")
+    try:
+        payload.validate(value)
+        json.dumps(value)  # the page renders it as JSON again: it must not be too deep
+    except payload.InvalidJob as exc:
+        return malformed(raw, str(exc))
+    except RecursionError:
+        return malformed(raw, "payload is nested too deeply to show")
+    for name in TIME_FIELDS:
+        if name in value and not is_time(value[name]):
+            return malformed(raw, f"'{name}' is not a time that can be shown")
+    return value  # type: ignore[no-any-return]
+
+
+def load_any(raw: str | None) -> dict[str, Any]:
+    """A JSON object that is not a job (process info, a work entry); {} marked malformed else."""
+    if not raw:
+        return {}
+    try:
+        value = keys.loads(raw)
+        json.dumps(value)
+    except (ValueError, RecursionError):
+        return {"malformed": True}
+    return value if isinstance(value, dict) else {"malformed": True}
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _float(value: Any) -> float:
+    try:
+        number = float(value or 0)
+    except (TypeError, ValueError):
+        return 0.0
+    return number if math.isfinite(number) else 0.0
 
 
 def backtrace(job: dict[str, Any]) -> list[str]:
@@ -47,8 +140,9 @@ def backtrace(job: dict[str, Any]) -> list[str]:
         return [str(v) for v in value]
     if isinstance(value, str):
         try:
-            return [str(v) for v in json.loads(zlib.decompress(base64.b64decode(value)))]
-        except (ValueError, zlib.error):
+            lines = json.loads(zlib.decompress(base64.b64decode(value)))
+            return [str(v) for v in lines] if isinstance(lines, list) else [value]
+        except (ValueError, TypeError, RecursionError, zlib.error):
             return [value]
     return []
 
@@ -65,6 +159,11 @@ class Entry:
     def key(self) -> str:
         return keys.sorted_entry_key(self.score, str(self.job.get("jid", "")))
 
+    @property
+    def when(self) -> float | None:
+        """The score as a time a page can show, or None (e.g. inf)."""
+        return self.score if is_time(self.score) else None
+
 
 @dataclass
 class Process:
@@ -77,12 +176,19 @@ class Process:
     work: list[dict[str, Any]] = field(default_factory=list)
 
 
+KEY = re.compile(r"(-?(?:inf|\d+(?:\.\d*)?(?:e[+-]?\d+)?))-(.*)", re.S)
+
+
 def parse_key(key: str) -> tuple[float, str]:
-    """"<score>-<jid>" -> (score, jid); ValueError when malformed."""
-    score, sep, jid = key.rpartition("-")
-    if not sep:
-        raise ValueError(f"not a job key: {key!r}")
-    return float(score), jid
+    """"<score>-<jid>" -> (score, jid); ValueError when malformed (NaN is not a score)."""
+    match = KEY.fullmatch(key)
+    if not match:
+        raise ValueError(f"not a job key: {key[:80]!r} (expected <score>-<jid>)")
+    try:
+        score = float(match.group(1))
+    except (ValueError, OverflowError):
+        raise ValueError(f"not a job key: {key[:80]!r}") from None
+    return score, match.group(2)
 
 
 class NotRunnable(ValueError):
@@ -104,11 +210,11 @@ class SidekiqData:
         pipe = self.r.pipeline(transaction=False)
         for name in (keys.SCHEDULE, keys.RETRY, keys.DEAD):
             pipe.zcard(name)
-        scheduled, retries, dead = pipe.execute()
+        scheduled, retries, dead = (_int(v) for v in pipe.execute(raise_on_error=False))
         default = next((q for q in queues if q["name"] == "default"), None)
         return {
-            "processed": int(processed or 0),
-            "failed": int(failed or 0),
+            "processed": _int(processed),
+            "failed": _int(failed),
             "busy": sum(p.busy for p in processes),
             "processes": len(processes),
             "enqueued": sum(q["size"] for q in queues),
@@ -125,7 +231,7 @@ class SidekiqData:
         processed = self.r.mget([f"{keys.STAT_PROCESSED}:{d}" for d in dates])
         failed = self.r.mget([f"{keys.STAT_FAILED}:{d}" for d in dates])
         return [
-            {"date": d, "processed": int(p or 0), "failed": int(f or 0)}
+            {"date": d, "processed": _int(p), "failed": _int(f)}
             for d, p, f in zip(dates, processed, failed, strict=True)
         ]
 
@@ -139,32 +245,37 @@ class SidekiqData:
         identities = sorted(self.r.smembers(keys.PROCESSES))
         pipe = self.r.pipeline(transaction=False)
         for ident in identities:
-            pipe.exists(ident)
-            pipe.hmget(ident, "info", "busy", "beat", "quiet", "rss")
-            pipe.hgetall(keys.work(ident))
-            pipe.hgetall(ident + OLD_WORK_SUFFIX)
-        values = pipe.execute()
+            pipe.exists(raw_bytes(ident))
+            pipe.hmget(raw_bytes(ident), "info", "busy", "beat", "quiet", "rss")
+            pipe.hgetall(raw_bytes(keys.work(ident)))
+            pipe.hgetall(raw_bytes(ident + OLD_WORK_SUFFIX))
+        values = pipe.execute(raise_on_error=False)  # a key of the wrong type reads as empty
         out = []
         for i, ident in enumerate(identities):
-            alive, (info, busy, beat, quiet, rss), work, work_old = values[4 * i : 4 * i + 4]
-            if not alive:  # its heartbeat expired: a dead process still in the set
+            alive, fields, work, work_old = values[4 * i : 4 * i + 4]
+            if not alive or isinstance(alive, Exception):  # its heartbeat expired
                 continue
+            info, busy, beat, quiet, rss = fields if isinstance(fields, list) else [None] * 5
+            work = work if isinstance(work, dict) else {}
+            work_old = work_old if isinstance(work_old, dict) else {}
             process = Process(
-                identity=ident, info=load(info) if info else {}, busy=int(busy or 0),
-                beat=float(beat or 0), quiet=quiet == "true", rss_kb=int(float(rss or 0)),
+                identity=ident, info=load_any(info), busy=_int(busy),
+                beat=_float(beat), quiet=quiet == "true", rss_kb=int(_float(rss)),
             )
             for tid, raw in sorted({**work_old, **work}.items()):
-                entry = load(raw)
-                payload = entry.get("payload")
-                job = load(payload) if isinstance(payload, str) else (payload or {})
+                entry = load_any(raw)
+                job_raw = entry.get("payload")
+                job = load(job_raw) if isinstance(job_raw, str) else \
+                    (load(keys.dumps(job_raw)) if isinstance(job_raw, dict) else {})
+                run_at = entry.get("run_at")
                 process.work.append({"tid": tid, "queue": entry.get("queue", ""),
-                                     "run_at": entry.get("run_at"), "job": job})
+                                     "run_at": run_at if is_time(run_at) else None, "job": job})
             out.append(process)
         return out
 
     def signal(self, identity: str, action: str) -> None:
         """Quiet (TSTP) or stop (TERM) one process: the heartbeat RPOPs <identity>-signals."""
-        key = keys.signals(identity)
+        key = raw_bytes(keys.signals(identity))
         pipe = self.r.pipeline()
         pipe.lpush(key, SIGNALS[action])  # as Sidekiq::Process#signal
         pipe.expire(key, 60)
@@ -182,32 +293,40 @@ class SidekiqData:
         names = sorted(self.r.smembers(keys.QUEUES))
         pipe = self.r.pipeline(transaction=False)
         for name in names:
-            pipe.llen(keys.queue(name))
-            pipe.lindex(keys.queue(name), -1)
-        values = pipe.execute()
+            pipe.llen(raw_bytes(keys.queue(name)))
+            pipe.lindex(raw_bytes(keys.queue(name)), -1)
+        values = pipe.execute(raise_on_error=False)  # a queue key that is not a list: size 0
         now = time.time()
         out = []
         for i, name in enumerate(names):
-            size, oldest = values[2 * i], values[2 * i + 1]
-            job = load(oldest) if oldest else {}
+            size, oldest = _int(values[2 * i]), values[2 * i + 1]
+            job = load(oldest) if isinstance(oldest, str) else {}
             since = job.get("enqueued_at") or job.get("created_at")
-            latency = max(0.0, now - float(since)) if isinstance(since, int | float) else 0.0
+            latency = max(0.0, now - _float(since)) if is_time(since) else 0.0
             out.append({"name": name, "size": size, "latency": latency})
         return out
 
     def queue_jobs(self, name: str, start: int, count: int) -> tuple[list[tuple[str, dict[str, Any]]], int]:
         """Newest first (LPUSH puts the newest at the head), as (raw, job) pairs, and the size."""
-        key = keys.queue(name)
-        raws = self.r.lrange(key, start, start + count - 1)
-        return [(raw, load(raw)) for raw in raws], int(self.r.llen(key))
+        key = raw_bytes(keys.queue(name))
+        try:
+            raws = self.r.lrange(key, start, start + count - 1)
+            size = int(self.r.llen(key))
+        except redis.ResponseError:  # not a list
+            return [], 0
+        return [(raw, load(raw)) for raw in raws], size
 
-    def delete_queue_job(self, name: str, raw: str) -> bool:
-        return bool(self.r.lrem(keys.queue(name), 1, raw))
+    def delete_queue_job(self, name: str, raw: str | bytes) -> bool:
+        try:
+            value = raw if isinstance(raw, bytes) else raw_bytes(raw)
+            return bool(self.r.lrem(raw_bytes(keys.queue(name)), 1, value))
+        except redis.ResponseError:
+            return False
 
     def clear_queue(self, name: str) -> None:
         pipe = self.r.pipeline()
-        pipe.unlink(keys.queue(name))
-        pipe.srem(keys.QUEUES, name)
+        pipe.unlink(raw_bytes(keys.queue(name)))
+        pipe.srem(keys.QUEUES, raw_bytes(name))
         pipe.execute()
 
     # -- retry / schedule / dead ---------------------------------------------------------
@@ -215,8 +334,12 @@ class SidekiqData:
     def entries(self, zset: str, start: int, count: int, newest_first: bool = False) -> tuple[list[Entry], int]:
         key = zset
         fetch = self.r.zrevrange if newest_first else self.r.zrange
-        pairs = fetch(key, start, start + count - 1, withscores=True)
-        return [Entry(score, raw, load(raw)) for raw, score in pairs], int(self.r.zcard(key))
+        try:
+            pairs = fetch(key, start, start + count - 1, withscores=True)
+            size = int(self.r.zcard(key))
+        except redis.ResponseError:  # not a sorted set
+            return [], 0
+        return [Entry(score, raw, load(raw)) for raw, score in pairs], size
 
     def find(self, zset: str, entry_key: str) -> Entry | None:
         score, jid = parse_key(entry_key)
@@ -246,7 +369,7 @@ class SidekiqData:
                             "delete it instead"
                         )
                     pipe.multi()
-                    pipe.zrem(zset, entry.raw)
+                    pipe.zrem(zset, raw_bytes(entry.raw))
                     if action == "retry":
                         job = dict(entry.job)
                         if isinstance(job.get("retry_count"), int):
@@ -255,7 +378,7 @@ class SidekiqData:
                     elif action == "add_to_queue":
                         self._push(pipe, dict(entry.job))
                     elif action == "kill":
-                        self._kill(pipe, entry.raw)
+                        self._kill(pipe, raw_bytes(entry.raw))
                     pipe.execute()
                     return True
                 except redis.WatchError:
@@ -267,11 +390,11 @@ class SidekiqData:
         job.pop("at", None)
         job["enqueued_at"] = keys.now()
         queue = str(job.get("queue") or "default")
-        pipe.sadd(keys.QUEUES, queue)
-        pipe.lpush(keys.queue(queue), keys.dumps(job))
+        pipe.sadd(keys.QUEUES, raw_bytes(queue))
+        pipe.lpush(raw_bytes(keys.queue(queue)), raw_bytes(payload.record(job)))
 
     @staticmethod
-    def _kill(pipe: Any, raw: str) -> None:
+    def _kill(pipe: Any, raw: bytes) -> None:
         """DeadSet#kill: add now, then trim by age and by count."""
         now = keys.now()
         pipe.zadd(keys.DEAD, {raw: now})
@@ -297,6 +420,14 @@ class SidekiqData:
             except NotRunnable:
                 skipped += 1  # leave it for a human to delete
         return done
+
+
+def safe_text(value: Any) -> Any:
+    """Jinja's finalize: every string a page prints can be encoded (see shown)."""
+    if isinstance(value, str):
+        text = shown(value, limit=len(value))
+        return Markup(text) if isinstance(value, Markup) else text
+    return value
 
 
 def is_job(job: dict[str, Any]) -> bool:
