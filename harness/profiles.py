@@ -2,9 +2,12 @@
 each scenario runs under it (sizes, workloads, configs) is declared by the scenario itself
 (core.scenario.Scenario.profiles).
 
-- quick:   every system and scenario at small sizes, one repeat; CI runs it (about 3 minutes on
-           2 cores).
-- default: `tox -e bench`; 3 repeats of every compared figure (about 15 minutes on 2 cores).
+- quick:   every system and scenario at small sizes, one repeat; CI runs it (8 systems, 14
+           scenarios, 161 cells: about 8 minutes on 2 cores at load 2-3, most of it worker starts
+           of 1-5 s per cell).
+- default: `tox -e bench`; 3 repeats of every compared figure (about 33 minutes on 2 cores at
+           load 2-3: throughput and latency measured at 12.5 minutes, the rest estimated from the
+           quick run's per-cell times). A cell refused in its first repeat is not run again.
 - full:    larger sizes and sweeps, 5 repeats, every named config.
 """
 

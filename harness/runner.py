@@ -423,6 +423,7 @@ def _run_cells(the_plan: Plan, run: Run, run_path: Path, url: str,
     def earlier(scenario: str) -> list[dict[str, Any]]:
         return [c.to_json() for c in run.cells if c.scenario == scenario]
 
+    refused: dict[tuple[str, ...], Cell] = {}  # cells whose first repeat said "unsupported"
     for repeat in range(the_plan.repeats):
         for spec in the_plan.cells:
             if repeat >= the_plan.repeats_of(spec.scenario):
@@ -430,14 +431,37 @@ def _run_cells(the_plan: Plan, run: Run, run_path: Path, url: str,
             if progress:
                 label = f"{spec.scenario} {spec.system} {spec.config_name} {spec.workload} {spec.tag}"
                 progress(f"{label} r{repeat}".replace("  ", " "), done, total, None)
-            cell = run_cell(the_plan.scenarios[spec.scenario], spec, repeat, url, run_path, earlier,
-                            direct_url=direct_url)
+            key = _spec_key(spec)
+            if key in refused:
+                cell = _refused_again(spec, refused[key], repeat)
+            else:
+                cell = run_cell(the_plan.scenarios[spec.scenario], spec, repeat, url, run_path,
+                                earlier, direct_url=direct_url)
+                if cell.status == "unsupported" and not cell.metrics:
+                    refused[key] = cell
             run.cells.append(cell)
             done += 1
             run.summary = _summary(the_plan, run)
             results.write(run, run_path)
             if progress:
                 progress(cell.id, done, total, cell)
+
+
+def _spec_key(spec: CellSpec) -> tuple[str, ...]:
+    return (spec.scenario, spec.system, spec.config_name, spec.workload, spec.tag)
+
+
+def _refused_again(spec: CellSpec, first: Cell, repeat: int) -> Cell:
+    """A later repeat of a cell whose first repeat was refused outright (NotSupported or an
+    unavailable config, no figures): recorded with the same reason, without starting workers
+    again. A refusal is a property of the system and config, not of a repeat; a scenario that
+    says "unsupported" and still reports figures (retries without retries) runs every repeat."""
+    cid = results.cell_id(spec.scenario, spec.system, spec.config_name, spec.workload, spec.tag,
+                          repeat)
+    return Cell(id=cid, scenario=first.scenario, system=first.system,
+                config=first.config, workload=first.workload, params=dict(first.params),
+                repeat=repeat, status="unsupported", reason=first.reason,
+                load_before=round(os.getloadavg()[0], 2))
 
 
 def build_report(run_path: Path, out_root: Path) -> tuple[bool, str]:

@@ -59,6 +59,9 @@ STEP_GRACE_S = 2.0
 SWEEP_MAX_POLL_S = 0.5  # a config polling slower than this is not swept (latency = its sleep)
 RAW_RECORDS_KEPT = 5000  # at most about this many of a sweep's probe records go to its raw file
 SWEEP_FRACTIONS = [0.1, 0.25, 0.5, 0.75, 0.9, 1.0, 1.1, 1.2]  # ~10 % to ~120 % of the drain rate
+# the default profile's sweep: the same span in fewer steps, dense around the drain rate where
+# the knee lies (each step costs duration_s + step_s per sweep cell and repeat)
+DEFAULT_FRACTIONS = [0.1, 0.5, 0.9, 1.0, 1.2]
 
 
 def cells(system_cls: type[System], configs: list[str], workloads: list[str],
@@ -316,10 +319,10 @@ SCENARIO = Scenario(
     profiles={
         "quick": Plan({"idle_rate": 5.0, "fractions": [0.5, 1.2], "duration_s": 1.0,
                        "step_s": 0.5, "min_jobs": 6, "max_jobs": 3000, "warmup": 3,
-                       "idle_poll_jobs": 6, "idle_poll_span_s": 25.0}),
-        "default": Plan({"idle_rate": 5.0, "fractions": SWEEP_FRACTIONS, "duration_s": 1.5,
+                       "idle_poll_jobs": 6, "idle_poll_span_s": 15.0}),  # a 5 s poller: 2-3 jobs
+        "default": Plan({"idle_rate": 5.0, "fractions": DEFAULT_FRACTIONS, "duration_s": 1.5,
                          "step_s": 1.0, "min_jobs": 15, "max_jobs": 20000, "warmup": 10,
-                         "idle_poll_jobs": 15, "idle_poll_span_s": 30.0,
+                         "idle_poll_jobs": 15, "idle_poll_span_s": 20.0,  # 3 jobs x 3 repeats
                          "sweep_configs": ["default", "interval-0.1"]},
                         configs=("default", "interval-0.1", "blocking")),
         "full": Plan({"idle_rate": 2.0,

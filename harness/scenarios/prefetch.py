@@ -88,7 +88,7 @@ SCENARIO = Scenario(
     key_params=("side",),
     workload=WORKLOAD,
     profiles={
-        "quick": Plan({"slow_ms": 3000, "fast_ms": 50, "n": 10, "window_s": 30.0}),
+        "quick": Plan({"slow_ms": 2000, "fast_ms": 50, "n": 10, "window_s": 30.0}),
         "default": Plan({"slow_ms": 4000, "fast_ms": 50, "n": 10, "window_s": 40.0}, repeats=1),
         "full": Plan({"slow_ms": 4000, "fast_ms": 50, "n": 20, "window_s": 60.0}),
     },
