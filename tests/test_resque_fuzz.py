@@ -230,8 +230,9 @@ def requests(draw: Any) -> tuple[str, str, str]:
     return method, path, query
 
 
-def fuzz_web(redis_url: str, redis_client: Any, examples: int) -> Counter[int]:
-    seed(redis_client)
+def fuzz_web(redis_url: str, redis_client: Any, examples: int, malformed: bool = True) -> Counter[int]:
+    if malformed:
+        seed(redis_client)
     client = create_app(redis_url).test_client()
     statuses: Counter[int] = Counter()
 
@@ -249,13 +250,16 @@ def fuzz_web(redis_url: str, redis_client: Any, examples: int) -> Counter[int]:
     return statuses
 
 
-def test_generated_requests_never_get_a_500(redis_url, redis_client):
-    statuses = fuzz_web(redis_url, redis_client, examples=60)
+@pytest.mark.parametrize("malformed", [True, False], ids=["malformed-data", "clean-data"])
+def test_generated_requests_never_get_a_500(redis_url, redis_client, malformed):
+    statuses = fuzz_web(redis_url, redis_client, examples=60, malformed=malformed)
     assert sum(statuses.values()) >= 60 and not any(math.floor(s / 100) == 5 for s in statuses)
 
 
 @pytest.mark.fuzz
-def test_large_fuzz_of_the_dashboard(redis_url, redis_client):
-    statuses = fuzz_web(redis_url, redis_client, examples=300)
-    print(f"\nresque-web: {sum(statuses.values())} requests with malformed data present, statuses {dict(statuses)}")
+@pytest.mark.parametrize("malformed", [True, False], ids=["malformed-data", "clean-data"])
+def test_large_fuzz_of_the_dashboard(redis_url, redis_client, malformed):
+    statuses = fuzz_web(redis_url, redis_client, examples=300, malformed=malformed)
+    data = "with malformed data present" if malformed else "on clean data"
+    print(f"\nresque-web: {sum(statuses.values())} requests {data}, statuses {dict(statuses)}")
     assert not any(s >= 500 for s in statuses)

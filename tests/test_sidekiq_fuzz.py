@@ -333,9 +333,10 @@ def add_malformed(r: redis.Redis) -> None:
 STATUSES: collections.Counter[int] = collections.Counter()
 
 
-@pytest.fixture
-def fuzz_web(redis_url: str, redis_client: redis.Redis) -> Any:
-    add_malformed(redis_client)
+@pytest.fixture(params=[True, False], ids=["malformed-data", "clean-data"])
+def fuzz_web(request: pytest.FixtureRequest, redis_url: str, redis_client: redis.Redis) -> Any:
+    if request.param:
+        add_malformed(redis_client)
     app = create_app(redis_url)
     app.config["WTF_CSRF_ENABLED"] = False
     return app.test_client()
