@@ -121,9 +121,10 @@ class Agents:
         return self.clocks
 
     def start(self, cell: str, system: str, config: str, units: int, redis_url: str,
-              workload: str) -> dict[str, int]:
-        """Start the cell's worker units spread over the agents; returns the placement."""
-        placement = place(units, self.hosts)
+              workload: str, hosts: list[str] | None = None) -> dict[str, int]:
+        """Start the cell's worker units spread over the agents (or the given few of them);
+        returns the placement."""
+        placement = place(units, list(hosts or self.hosts))
         started: list[str] = []
         try:
             for host, n in placement.items():
@@ -154,3 +155,17 @@ class Agents:
 
     def close(self) -> None:
         self.app.close()
+
+
+_ACTIVE: list[Agents] = []
+
+
+def activate(agents: Agents | None) -> None:
+    """The run's agents (queuebench run --agents), for the scenarios that place workers on them."""
+    _ACTIVE.clear()
+    if agents is not None:
+        _ACTIVE.append(agents)
+
+
+def active() -> Agents | None:
+    return _ACTIVE[0] if _ACTIVE else None
