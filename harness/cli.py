@@ -111,7 +111,7 @@ def cmd_redis(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        server = EmbeddedRedis(port=args.port).start()
+        server = EmbeddedRedis(port=args.port, host=args.host).start()
     except RedisServerError as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 1
@@ -167,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="page to write (default: reports/out/compare-<A>-vs-<B>/index.html)")
     p = sub.add_parser("redis", help="run a private Redis in the foreground and print its URL")
     p.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: 127.0.0.1; another host's agents need "
+                        "an address they can reach, on a network you trust)")
     p = sub.add_parser("agent", help="run worker groups on this host for a coordinator (Celery)")
     p.add_argument("--control", required=True, metavar="URL", help="the control broker's Redis URL")
     p.add_argument("--name", required=True, metavar="HOST", help="this host's name (queue agent.HOST)")

@@ -23,7 +23,7 @@ from system_helpers import needs, wait_for
 from core import registry
 from core.contract import JobSpec
 from core.redis_server import EmbeddedRedis, claim_database
-from harness import remote, testnet
+from harness import profiles, remote, runner, testnet
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIFT_NS = 3_000_000_000  # h2's clock runs 3 s ahead
@@ -118,8 +118,10 @@ def test_testnet_up_leaves_nothing_after_ctrl_c() -> None:
 
 
 class Net:
-    def __init__(self, under_test: EmbeddedRedis, agents: remote.Agents) -> None:
+    def __init__(self, under_test: EmbeddedRedis, control: EmbeddedRedis,
+                 agents: remote.Agents) -> None:
         self.under_test = under_test
+        self.control = control
         self.agents = agents
 
 
@@ -139,7 +141,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
         agents = remote.Agents(control.url, hosts.names(), timeout=60)
         agents.wait_ready(timeout=60)
         agents.estimate_clocks()
-        yield Net(under_test, agents)
+        yield Net(under_test, control, agents)
     finally:
         if agents is not None:
             agents.close()
@@ -194,6 +196,40 @@ def test_an_agent_names_an_unknown_system(net: Net) -> None:
     with pytest.raises(Exception, match="no_such_system"):
         net.agents.call("h1", "start", "cell-x", "no_such_system", "default", 1,
                         net.under_test.url, "noop", timeout=30)
+
+
+def test_run_with_agents_records_placement_offsets_and_redis_cpu(net: Net, tmp_path: Path) -> None:
+    options = runner.RunOptions(profile=profiles.get("quick"), systems=["resque_clone"],
+                                scenarios=["across_hosts"], out=tmp_path,
+                                redis_url=net.under_test.url, agents=["h1", "h2"],
+                                control_url=net.control.url, build_report=False)
+    run, _ = runner.execute(options)
+    assert set(run.metadata["agents"]["clocks"]) == {"h1", "h2"}
+    cells = {c.params["hosts"]: c for c in run.cells}
+    assert cells[3].status == "unsupported" and "2 agents given" in cells[3].reason
+    for hosts in (1, 2):
+        cell = cells[hosts]
+        assert cell.status == "ok", cell.reason
+        assert list(cell.metrics["placement"]) == ["h1", "h2"][:hosts]
+        assert sum(cell.metrics["jobs_per_host"].values()) >= cell.params["n"]
+        assert cell.metrics["throughput_per_s"] > 0
+        assert cell.metrics["redis_cpu"] >= 0 and cell.metrics["redis_ops_per_s"] > 0
+
+
+def test_agents_without_a_control_broker_are_refused(tmp_path: Path) -> None:
+    options = runner.RunOptions(profile=profiles.get("quick"), scenarios=["across_hosts"],
+                                out=tmp_path, agents=["h1"])
+    with pytest.raises(runner.UsageError, match="--agents needs --control"):
+        runner.plan(options)
+
+
+def test_across_hosts_without_agents_is_unsupported_with_the_reason(tmp_path: Path) -> None:
+    options = runner.RunOptions(profile=profiles.get("quick"), systems=["resque_clone"],
+                                scenarios=["across_hosts"], out=tmp_path, build_report=False)
+    run, _ = runner.execute(options)
+    assert {c.status for c in run.cells} == {"unsupported"}
+    assert all("needs agents" in c.reason for c in run.cells)
+    assert not list(tmp_path.glob("*/work/*"))  # nothing started, nothing left
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="checks the message a non-root user sees")
