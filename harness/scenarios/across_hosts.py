@@ -1,14 +1,15 @@
 """across_hosts: throughput with the workers on 1, 2, 3 ... hosts against one Redis.
 
 Runs only with agents (`queuebench run --agents h1,h2,h3 --control URL`, see harness/agent.py):
-a burst of N noop jobs is enqueued by the coordinator, then every one of the first H agents
-starts the system's default worker group (so H hosts run H times the workers). The agents hand
+every one of the first H agents starts the system's default worker group (so H hosts run H
+times the workers); once all of them run, the coordinator enqueues a burst of N noop jobs (a
+burst queued first would be drained by the first host while the others boot). The agents hand
 the probe records back when the cell ends; their times are corrected by each agent's clock
 offset (NTP-style, harness/remote.py) before anything is computed. Redis's own INFO (CPU
-seconds, commands processed) before and after gives Redis's cost per job; times the measured
-rate, how busy the single Redis was: near one core (Redis executes commands on one thread) is
+seconds, commands processed) before the burst and after the drain gives Redis's cost per
+job; times the measured rate, how busy the single Redis was: near one core (Redis executes commands on one thread) is
 the ceiling adding hosts cannot lift. (Per job, because a fast system drains a quick burst in
-milliseconds, shorter than the workers' boot that any INFO window around it includes.)
+milliseconds, shorter than the resolution of INFO's CPU seconds over such a window.)
 """
 
 from __future__ import annotations
@@ -65,12 +66,14 @@ def run(ctx: CellContext) -> dict[str, Any]:
     n, warm = int(ctx.params["n"]), int(ctx.params["warmup"])
     system = ctx.system()
     jobs = ctx.jobs(warm + n)
-    producer.burst(system, jobs)
-    cpu0, ops0, t0 = redis_cpu(ctx.direct_url)
     units = hosts * int(ctx.params["processes_per_host"])
     placement = agents.start(ctx.cell_dir.name, ctx.spec.system,
                              ctx.spec.config_name, units, ctx.redis_url, "noop", used)
     try:
+        # every host's workers run before the burst: a burst queued first would be drained by
+        # the first host's workers while the others still boot
+        cpu0, ops0, t0 = redis_cpu(ctx.direct_url)
+        producer.burst(system, jobs)
         wait_until(lambda: system.pending() == 0, 60 + 0.05 * (warm + n),
                    lambda: f"the queue to drain ({system.pending()} pending)")
         cpu1, ops1, t1 = redis_cpu(ctx.direct_url)
@@ -84,8 +87,8 @@ def run(ctx: CellContext) -> dict[str, Any]:
     tp = metrics.throughput(measured)
     latencies = [r["start"] - r["planned"] for r in measured]
     uncertainty = max(clocks[h].uncertainty_ns for h in used)
-    # per job over the whole cell (boot included), times the measured rate: the drain of a
-    # fast system lasts milliseconds, far shorter than INFO's resolution or the workers' boot
+    # per job, times the measured rate: the drain of a fast system lasts milliseconds, too
+    # short a window for INFO's CPU seconds
     done = max(len(ok), 1)
     rate = float(tp["throughput_per_s"])
     cpu_share = (cpu1 - cpu0) / done * rate
@@ -113,10 +116,11 @@ SCENARIO = Scenario(
     name="across_hosts",
     title="Across hosts",
     description="throughput with workers on 1, 2, 3 hosts against one Redis (needs --agents)",
-    method="A burst of N noop jobs; the first H agents each start the default worker group. "
+    method="The first H agents each start the default worker group, then a burst of N noop "
+           "jobs is enqueued. "
            "Jobs per second counted from the records the agents hand back (times corrected by "
-           "each agent's clock offset). Redis's own INFO before and after the cell gives its CPU "
-           "seconds and commands per job (worker boot included); times the measured rate, the "
+           "each agent's clock offset). Redis's own INFO before the burst and after the drain gives its CPU "
+           "seconds and commands per job; times the measured rate, the "
            "cores and commands/s Redis spends at that throughput. Redis CPU near 1 core: the "
            "single Redis is the ceiling.",
     figures=(
