@@ -69,6 +69,15 @@ class RunOptions:
         return float(self.rtt_ms if self.rtt_ms is not None else self.profile.rtt_ms)
 
     @property
+    def hosts(self) -> list[str]:
+        """--agents, else the profile's agents (none: every worker runs here)."""
+        return list(self.agents or self.profile.agents)
+
+    @property
+    def control(self) -> str:
+        return self.control_url or self.profile.control_url
+
+    @property
     def label(self) -> str:
         custom = any(x is not None for x in (self.systems, self.scenarios, self.workloads,
                                              self.configs, self.repeats))
@@ -163,7 +172,7 @@ def plan(options: RunOptions) -> Plan:
     if options.rtt:  # the proxy refuses a URL it cannot forward, before anything is written
         rtt_proxy.RttProxy(options.redis_url or os.environ.get("REDIS_URL") or "redis://",
                            options.rtt)
-    if options.agents and not options.control_url:
+    if options.hosts and not options.control:
         raise UsageError("--agents needs --control URL: the agents' control broker")
     chosen = in_order({name: declared[name] for name in scenario_list})
 
@@ -402,12 +411,12 @@ def execute(options: RunOptions, progress: Progress | None = None) -> tuple[Run,
 @contextlib.contextmanager
 def _agents(options: RunOptions, run: Run) -> Iterator[None]:
     """With --agents: reach them, estimate their clocks, record both in the run's metadata."""
-    if not options.agents:
+    if not options.hosts:
         yield
         return
     from harness import remote
 
-    agents = remote.Agents(options.control_url or "", options.agents)
+    agents = remote.Agents(options.control, options.hosts)
     try:
         agents.wait_ready(timeout=60)
         agents.estimate_clocks()

@@ -8,6 +8,7 @@ the latency correction are checked against a known error.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -219,6 +220,14 @@ def test_run_with_agents_records_placement_offsets_and_redis_cpu(net: Net, tmp_p
 def test_agents_without_a_control_broker_are_refused(tmp_path: Path) -> None:
     options = runner.RunOptions(profile=profiles.get("quick"), scenarios=["across_hosts"],
                                 out=tmp_path, agents=["h1"])
+    with pytest.raises(runner.UsageError, match="--agents needs --control"):
+        runner.plan(options)
+
+
+def test_a_profile_may_name_the_agents_and_needs_their_control_broker_too(tmp_path: Path) -> None:
+    profile = dataclasses.replace(profiles.get("quick"), agents=("h1", "h2"))
+    options = runner.RunOptions(profile=profile, scenarios=["across_hosts"], out=tmp_path)
+    assert options.hosts == ["h1", "h2"]
     with pytest.raises(runner.UsageError, match="--agents needs --control"):
         runner.plan(options)
 
