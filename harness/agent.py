@@ -8,6 +8,7 @@ traffic never mixes with what is measured). The coordinator (harness/remote.py) 
     queuebench.agent.start(cell, system, config, processes, redis_url, workload)
                                              start that system's worker group here, through the
                                              System contract as the runner does locally
+    queuebench.agent.done(cell)              how many jobs completed here so far (a count)
     queuebench.agent.stop(cell, graceful)    stop it; hand back the probe records and memory
                                              samples of the cell (nothing streams during a cell:
                                              the probe writes locally as always)
@@ -105,6 +106,16 @@ def start(cell: str, system: str, config: str, processes: int, redis_url: str,
     CELLS[cell] = Running(instance, group, sampler, run_dir)
     return {"host": HOST["name"], "pids": group.pids, "processes": processes,
             "started": clock_ns()}
+
+
+@app.task(name=TASK_PREFIX + "done")
+def done(cell: str) -> int:
+    """How many jobs of the cell completed here so far (a count, not the records: the
+    coordinator's completion check; the records come back with stop)."""
+    running = CELLS.get(cell)
+    if running is None:
+        raise ValueError(f"no cell {cell!r} runs on agent {HOST['name']}")
+    return len({r["job"] for r in probe.read_records(running.run_dir) if r.get("outcome") == "ok"})
 
 
 @app.task(name=TASK_PREFIX + "stop")

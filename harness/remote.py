@@ -136,6 +136,10 @@ class Agents:
             raise
         return placement
 
+    def done(self, cell: str, placement: dict[str, int]) -> int:
+        """Jobs of the cell completed so far, over its hosts (counts only)."""
+        return sum(int(self.call(host, "done", cell)) for host in placement)
+
     def stop(self, cell: str, placement: dict[str, int], graceful: bool = True
              ) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
         """Stop the cell everywhere; its records on the coordinator's clock, and memory per host."""

@@ -74,8 +74,10 @@ def run(ctx: CellContext) -> dict[str, Any]:
         # the first host's workers while the others still boot
         cpu0, ops0, t0 = redis_cpu(ctx.direct_url)
         producer.burst(system, jobs)
-        wait_until(lambda: system.pending() == 0, 60 + 0.05 * (warm + n),
-                   lambda: f"the queue to drain ({system.pending()} pending)")
+        cell = ctx.cell_dir.name
+        wait_until(lambda: agents.done(cell, placement) >= len(jobs), 60 + 0.05 * (warm + n),
+                   lambda: f"{len(jobs)} jobs to complete ({system.pending()} pending)",
+                   interval=0.2)
         cpu1, ops1, t1 = redis_cpu(ctx.direct_url)
     finally:
         records, memory = agents.stop(ctx.cell_dir.name, placement,
