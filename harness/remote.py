@@ -20,6 +20,7 @@ from typing import Any
 
 from celery import Celery
 
+from core.errors import UsageError
 from harness import agent
 
 FLAG_RATIO = 0.1  # uncertainty above this share of p50 flags the cell
@@ -110,7 +111,7 @@ class Agents:
             try:
                 self.call(host, "clock", timeout=timeout)
             except Exception as exc:
-                raise RuntimeError(f"agent {host!r} did not answer on queue "
+                raise UsageError(f"agent {host!r} did not answer on queue "
                                    f"{agent.queue(host)} within {timeout:.0f} s: {exc!r}") from exc
 
     def estimate_clocks(self, rounds: int = ROUNDS) -> dict[str, ClockEstimate]:

@@ -13,6 +13,7 @@ import signal
 import threading
 from typing import Any
 
+from core.errors import UsageError
 from core.redis_server import EmbeddedRedis, RedisServerError
 from harness import testnet
 from harness.remote import Agents
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"error: agent(s) exited: {', '.join(dead)}", flush=True)
                 return 1
         return 0
-    except (RedisServerError, RuntimeError) as exc:
+    except (RedisServerError, RuntimeError, UsageError) as exc:
         print(f"error: {exc}", flush=True)
         return 1
     finally:

@@ -232,6 +232,15 @@ def test_a_profile_may_name_the_agents_and_needs_their_control_broker_too(tmp_pa
         runner.plan(options)
 
 
+def test_an_agent_that_does_not_answer_is_named(redis_url: str) -> None:
+    agents = remote.Agents(redis_url, ["nobody"])
+    try:
+        with pytest.raises(runner.UsageError, match="agent 'nobody' did not answer"):
+            agents.wait_ready(timeout=2)
+    finally:
+        agents.close()
+
+
 def test_across_hosts_without_agents_is_unsupported_with_the_reason(tmp_path: Path) -> None:
     options = runner.RunOptions(profile=profiles.get("quick"), systems=["resque_clone"],
                                 scenarios=["across_hosts"], out=tmp_path, build_report=False)
