@@ -23,7 +23,7 @@ import redis
 from core.contract import System
 from core.errors import NotSupported
 from core.scenario import Figure, Plan, Scenario, Section
-from harness import metrics, producer, remote
+from harness import metrics, producer
 from harness.scenarios.common import CellContext, CellSpec, wait_until
 
 BOTTLENECK_CPU = 0.9  # Redis busy this share of one core or more: Redis is the ceiling
@@ -55,6 +55,8 @@ def redis_cpu(url: str) -> tuple[float, int, float]:
 
 
 def run(ctx: CellContext) -> dict[str, Any]:
+    from harness import remote  # Celery's control app, loaded only when this scenario runs
+
     agents = remote.active()
     if agents is None:
         raise NotSupported("across_hosts needs agents: queuebench run --agents HOST,... --control URL")
