@@ -53,10 +53,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def port_is_free(port: int) -> bool:
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         try:
-            s.bind(("127.0.0.1", port))
+            s.bind((host, port))
         except OSError:
             return False
         return True
@@ -71,7 +71,9 @@ class EmbeddedRedis:
         binary: Path | str | None = None,
         databases: int = DEFAULT_DATABASES,
         startup_timeout: float = 10.0,
+        host: str = "127.0.0.1",
     ) -> None:
+        self.host = host  # another address (e.g. a test network's bridge) for other hosts
         self.port = port or free_port()
         self.binary = Path(binary) if binary else None
         self.databases = databases
@@ -81,25 +83,26 @@ class EmbeddedRedis:
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://{self.host}:{self.port}/0"
 
     def url_for(self, db: int) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
+        return f"redis://{self.host}:{self.port}/{db}"
 
     def start(self) -> EmbeddedRedis:
         binary = self.binary or redis_binary()
         if not Path(binary).is_file():
             raise RedisServerError(f"redis-server binary not found at {binary}")
-        if not port_is_free(self.port):
+        if not port_is_free(self.port, self.host):
             raise RedisServerError(
-                f"cannot start redis-server on 127.0.0.1:{self.port}: port taken by another process"
+                f"cannot start redis-server on {self.host}:{self.port}: port taken by another process"
             )
         self._dir = tempfile.mkdtemp(prefix="queuebench-redis-")
         log = Path(self._dir) / "redis.log"
         cmd = [
             str(binary),
             "--port", str(self.port),
-            "--bind", "127.0.0.1",
+            "--bind", self.host,
+            "--protected-mode", "no",
             "--save", "",
             "--appendonly", "no",
             "--daemonize", "no",
@@ -116,7 +119,7 @@ class EmbeddedRedis:
             preexec_fn=die_with_parent,
         )
         deadline = time.monotonic() + self.startup_timeout
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2, socket_timeout=0.5)
+        client = redis.Redis(host=self.host, port=self.port, socket_connect_timeout=0.2, socket_timeout=0.5)
         try:
             while True:
                 if self.process.poll() is not None:
@@ -124,7 +127,7 @@ class EmbeddedRedis:
                     reason = "port taken" if "Address already in use" in tail else "exited"
                     self._cleanup_dir()
                     raise RedisServerError(
-                        f"redis-server on 127.0.0.1:{self.port} {reason} at start-up "
+                        f"redis-server on {self.host}:{self.port} {reason} at start-up "
                         f"(exit code {self.process.returncode}): {tail.strip()}"
                     )
                 try:
@@ -135,7 +138,7 @@ class EmbeddedRedis:
                 if time.monotonic() > deadline:
                     self.stop()
                     raise RedisServerError(
-                        f"redis-server on 127.0.0.1:{self.port} did not answer PING "
+                        f"redis-server on {self.host}:{self.port} did not answer PING "
                         f"within {self.startup_timeout:.0f} s"
                     )
                 time.sleep(0.02)

@@ -5,6 +5,8 @@
     queuebench report RUN_DIR  (re)build a run's HTML report (reports/)
     queuebench compare A B     two runs side by side, changes beyond the spread flagged
     queuebench redis           a private Redis in the foreground; prints its URL; Ctrl-C stops it
+    queuebench agent           run workers on this host for a coordinator (harness/agent.py)
+    queuebench testnet up N    N namespace "hosts" with agents on one machine (harness/testnet.py)
 """
 
 from __future__ import annotations
@@ -109,7 +111,7 @@ def cmd_redis(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        server = EmbeddedRedis(port=args.port).start()
+        server = EmbeddedRedis(port=args.port, host=args.host).start()
     except RedisServerError as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 1
@@ -125,6 +127,24 @@ def cmd_redis(args: argparse.Namespace) -> int:
         server.stop()
         print("Redis stopped.", flush=True)
     return 0
+
+
+@command("agent")
+def cmd_agent(args: argparse.Namespace) -> int:
+    from harness import agent
+
+    try:
+        return agent.main(args.control, args.name)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+
+
+@command("testnet")
+def cmd_testnet(args: argparse.Namespace) -> int:
+    from harness import testnet_command
+
+    return testnet_command.run(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -147,6 +167,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="page to write (default: reports/out/compare-<A>-vs-<B>/index.html)")
     p = sub.add_parser("redis", help="run a private Redis in the foreground and print its URL")
     p.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: 127.0.0.1; another host's agents need "
+                        "an address they can reach, on a network you trust)")
+    p = sub.add_parser("agent", help="run worker groups on this host for a coordinator (Celery)")
+    p.add_argument("--control", required=True, metavar="URL", help="the control broker's Redis URL")
+    p.add_argument("--name", required=True, metavar="HOST", help="this host's name (queue agent.HOST)")
+    p = sub.add_parser("testnet", help="namespace hosts on a bridge, each with an agent (root)")
+    p.add_argument("action", choices=["up", "down"])
+    p.add_argument("hosts", type=int, nargs="?", default=3, help="hosts for `up` (default: 3)")
     return parser
 
 

@@ -25,6 +25,8 @@ class Profile:
     repeats: int
     description: str = ""
     rtt_ms: float = 0.0  # round trip added between every process and Redis (queuebench run --rtt)
+    agents: tuple[str, ...] = ()  # hosts whose agents run the workers (queuebench run --agents)
+    control_url: str = ""  # their control broker (queuebench run --control)
 
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (

@@ -72,6 +72,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rtt", type=float, default=None, metavar="MS",
                         help="add MS ms of round trip between every process and Redis (a "
                              "loopback delay proxy, MS/2 each way; default: the profile's, 0)")
+    parser.add_argument("--agents", help="comma-separated hosts whose agents run the workers "
+                                         "(`queuebench agent --name HOST`; scenario across_hosts)")
+    parser.add_argument("--control", default=None, metavar="URL",
+                        help="the agents' control broker (a Redis apart from the one under test)")
 
 
 def _fmt(value: Any, unit: str) -> str:
@@ -141,6 +145,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             redis_url=args.redis_url,
             argv=list(getattr(args, "argv", []) or []), build_report=not args.no_report,
             rtt_ms=getattr(args, "rtt", None),
+            agents=_names(getattr(args, "agents", None)), control_url=getattr(args, "control", None),
         )
         runner.plan(options)  # reject bad names before anything starts
     except (QueuebenchError, argparse.ArgumentTypeError) as exc:

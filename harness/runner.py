@@ -61,10 +61,21 @@ class RunOptions:
     scenario_decls: dict[str, Scenario] | None = None  # instead of the registry (tests)
     build_report: bool = True
     rtt_ms: float | None = None  # --rtt: None = the profile's rtt_ms
+    agents: list[str] | None = None  # --agents: hosts whose agents run workers (harness/agent.py)
+    control_url: str | None = None  # --control: the agents' control broker
 
     @property
     def rtt(self) -> float:
         return float(self.rtt_ms if self.rtt_ms is not None else self.profile.rtt_ms)
+
+    @property
+    def hosts(self) -> list[str]:
+        """--agents, else the profile's agents (none: every worker runs here)."""
+        return list(self.agents or self.profile.agents)
+
+    @property
+    def control(self) -> str:
+        return self.control_url or self.profile.control_url
 
     @property
     def label(self) -> str:
@@ -161,6 +172,8 @@ def plan(options: RunOptions) -> Plan:
     if options.rtt:  # the proxy refuses a URL it cannot forward, before anything is written
         rtt_proxy.RttProxy(options.redis_url or os.environ.get("REDIS_URL") or "redis://",
                            options.rtt)
+    if options.hosts and not options.control:
+        raise UsageError("--agents needs --control URL: the agents' control broker")
     chosen = in_order({name: declared[name] for name in scenario_list})
 
     classes: dict[str, type[System]] = {}
@@ -375,8 +388,9 @@ def execute(options: RunOptions, progress: Progress | None = None) -> tuple[Run,
                 if proxy is not None:  # every process of every cell talks through it
                     run.metadata["rtt_added_ms"] = round(proxy.added_ms(), 3)
                 results.write(run, run_path)
-                _run_cells(the_plan, run, run_path, proxy.url if proxy else url, progress,
-                           direct_url=url)
+                with _agents(options, run):
+                    _run_cells(the_plan, run, run_path, proxy.url if proxy else url, progress,
+                               direct_url=url)
         except KeyboardInterrupt:
             run.partial = True
         finally:
@@ -392,6 +406,26 @@ def execute(options: RunOptions, progress: Progress | None = None) -> tuple[Run,
             finally:
                 signal.signal(signal.SIGINT, old)
     return run, run_path
+
+
+@contextlib.contextmanager
+def _agents(options: RunOptions, run: Run) -> Iterator[None]:
+    """With --agents: reach them, estimate their clocks, record both in the run's metadata."""
+    if not options.hosts:
+        yield
+        return
+    from harness import remote
+
+    agents = remote.Agents(options.control, options.hosts)
+    try:
+        agents.wait_ready(timeout=60)
+        agents.estimate_clocks()
+        run.metadata["agents"] = agents.describe()
+        remote.activate(agents)
+        yield
+    finally:
+        remote.activate(None)
+        agents.close()
 
 
 def _summary(the_plan: Plan, run: Run) -> list[dict[str, Any]]:
