@@ -254,7 +254,13 @@ def visibility_timeout(run: Run) -> list[str]:
                    "running job's copy in the process's private list is given back only when the "
                    "process is found dead.")
         systems = run.system_names()
-        if not any("stream" in s for s in systems):
+        if any("stream" in s for s in systems):
+            out.append("Redis Streams makes the same trade-off under another name: an entry read "
+                       "but not acknowledged waits in the pending entries list, and XAUTOCLAIM "
+                       "gives it to another consumer once it has been idle longer than the claim "
+                       "timeout (its visibility timeout here), so a job longer than that timeout "
+                       "runs twice; a countdown waits in the scheduler, not in a consumer.")
+        else:
             out.append("No Streams-based system is in this run, so a Streams claim timeout "
                        "(XAUTOCLAIM's min-idle-time, the same trade-off) is not measured.")
     return out + unsupported(run, "visibility_timeout")

@@ -9,8 +9,11 @@ back on the queue every message held longer than visibility_timeout; whichever w
 runs it again. Before: visibility_short (2 s); after: visibility_long (60 s, longer than the
 longest ETA and job). The Sidekiq clone with reliable fetch keeps a delayed job in its schedule
 set (no worker holds it) and a running job in the process's private list, given back only when
-that process is found dead: no timeout, so no duplicate. There is no Streams system in the suite
-yet, so a Streams claim timeout (XAUTOCLAIM min-idle-time) is not measured here.
+that process is found dead: no timeout, so no duplicate. The Redis Streams system has the same
+trade-off under another name: an entry read but not acknowledged stays in the pending entries
+list, and XAUTOCLAIM hands it to another consumer once it has been idle longer than the claim
+timeout (its min-idle-time): claim_short (1 s, before) runs the long job twice, claim_long (30 s,
+after) once; its countdown waits in the scheduler, not in a consumer, so it runs once on both.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ WORKLOAD = "sleep"
 SIDES: dict[str, tuple[tuple[str, str], ...]] = {  # system -> (side, config) pairs it runs
     "celery": (("before", "visibility_short"), ("after", "visibility_long")),
     "sidekiq_clone": (("same", "reliable"),),
+    "streams": (("before", "claim_short"), ("after", "claim_long")),
 }
 REASONS = {
     "resque_clone": "Resque pops a job and forgets it: no visibility timeout, nothing is ever "
@@ -35,6 +39,10 @@ REASONS = {
           "worker's heartbeat has expired: no visibility timeout on a live worker",
     "sidekiq_ruby": "Sidekiq 6 OSS's basic fetch (BRPOP) has no visibility timeout; the "
                     "reliable-fetch behaviour is measured on the Sidekiq clone",
+    "dramatiq": "Dramatiq on Redis acknowledges after the work and requeues a message only when "
+                "its worker's heartbeat has expired: no visibility timeout on a live worker",
+    "huey": "Huey pops a task and forgets it: no visibility timeout, nothing is handed out "
+            "twice (a consumer killed mid-task loses it: see the crash scenario)",
 }
 
 
@@ -66,6 +74,8 @@ def run(ctx: CellContext) -> dict[str, Any]:
     recs = ctx.tail.measured()
     runs = {j: sum(1 for r in recs if r["job"] == j) for j in ids}
     visibility = ctx.config.options.get("visibility_timeout")
+    if visibility is None and "idle_timeout_ms" in ctx.config.options:  # a Streams claim timeout
+        visibility = float(ctx.config.options["idle_timeout_ms"]) / 1000
     return {"duplicates": sum(max(0, n - 1) for n in runs.values()),
             "eta_runs": runs[eta.job_id], "long_runs": runs[long_job.job_id],
             "countdown_s": countdown_s, "long_s": long_ms / 1000,
@@ -79,7 +89,8 @@ SCENARIO = Scenario(
     method="Two jobs: one with a countdown longer than the visibility timeout, one running "
            "longer than it. Runs of each are counted from the probe records until both have run "
            "and grace_s more. Celery: visibility_timeout 2 s (before) and 60 s (after), the "
-           "unacked sweep every second; the Sidekiq clone: reliable fetch, the same jobs.",
+           "unacked sweep every second; the Sidekiq clone: reliable fetch, the same jobs; Redis "
+           "Streams: claim timeout 1 s (before) and 30 s (after).",
     figures=(
         Figure("duplicates", "runs", "duplicate runs", "lower", headline=True, rank=False),
         Figure("eta_runs", "runs", "runs of the countdown job", "lower", rank=False),
