@@ -121,6 +121,18 @@ def test_celery_prefetch_holds_fast_jobs_behind_a_slow_one_fair_and_brpop_do_not
     assert held[("Celery (fair)", "after the fix")] == "0"
 
 
+def test_dramatiq_prefetch_holds_a_fast_job_behind_a_slow_one_a_prefetch_of_one_does_not(
+        tmp_path: Path, redis_url: str) -> None:
+    cells, path = lesson_run(tmp_path, redis_url, "prefetch", ["dramatiq"],
+                             {"slow_ms": 2000, "n": 8})
+    default = cells[("dramatiq", "default", "before")]["metrics"]
+    one = cells[("dramatiq", "prefetch1", "after")]["metrics"]
+    assert default["held_behind_slow"] >= 1 and default["prefetch_multiplier"] == 2
+    assert one["held_behind_slow"] == 0 and one["prefetch_multiplier"] == 1
+    said = lessons.prefetch(load(path))
+    assert any("prefetch multiplier 2" in s and "held behind" in s for s in said)
+
+
 def test_a_lesson_that_does_not_apply_says_why(tmp_path: Path, redis_url: str) -> None:
     cells = runner.plan(runner.RunOptions(profile=QUICK, systems=["rq", "resque_clone"],
                                           scenarios=["visibility_timeout", "pool_size"],

@@ -102,6 +102,9 @@ class DramatiqSystem(System):
         # throughput and memory, and this one stays in the full profile (run time)
         "one_process": _config("one_process", 1, 16),
         "rabbitmq": _config("rabbitmq", 2, 8, broker="amqp"),
+        # the prefetch lesson's "after": each consumer holds one unacknowledged message, not
+        # Dramatiq's default of twice its threads (the env var dramatiq_queue_prefetch)
+        "prefetch1": _config("prefetch1", 2, 8, queue_prefetch=1),
     }
     supports = frozenset({"retries", "delay", "recovery"})
 
@@ -142,6 +145,8 @@ class DramatiqSystem(System):
         env = super().worker_env()
         env[ENV_BROKER] = self.broker_url
         env[ENV_PREFIX] = self.prefix
+        if self.config.options.get("queue_prefetch"):
+            env["dramatiq_queue_prefetch"] = str(self.config.options["queue_prefetch"])
         return env
 
     def start(self, workload: str) -> WorkerGroup:

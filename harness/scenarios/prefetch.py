@@ -6,7 +6,9 @@ runs while the other process is idle: those fast jobs start only after the slow 
 default (prefetch multiplier 4, early acknowledgement) is the "before"; `-O fair` with prefetch
 multiplier 1 and acks_late is the "after". The Sidekiq clone (and real Sidekiq) fetch with one
 BRPOP per free thread, the Resque clone polls once per free worker and RQ pops one job per free
-worker: none of them holds a job it cannot start, which the "same" cells show.
+worker: none of them holds a job it cannot start, which the "same" cells show. Dramatiq's
+consumer prefetches twice its worker threads (the "before", one thread per process here: two
+messages); `dramatiq_queue_prefetch=1` (config prefetch1) is its "after".
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ SIDES: dict[str, tuple[tuple[str, str], ...]] = {  # system -> (side, config) pa
     "sidekiq_ruby": (("same", "c1"),),
     "resque_clone": (("same", "interval-0.1"),),
     "rq": (("same", "default"),),
+    "dramatiq": (("before", "default"), ("after", "prefetch1")),
 }
+# messages a consumer holds per worker thread when its config does not say (Dramatiq: 2 x threads)
+DEFAULT_PREFETCH_PER_THREAD = {"dramatiq": 2}
 PROCESSES = 2
 SETTLE_S = 0.3  # idle workers waiting at their fetch; the slow job taken before the fast ones come
 TOLERANCE_NS = 20_000_000  # a fast job starting this close before the slow one's end counts as after
@@ -68,8 +73,18 @@ def run(ctx: CellContext) -> dict[str, Any]:
             "held_wait_ms": {"p50": metrics.quantile([round((r["start"] - r["planned"]) / 1e6, 3)
                                                       for r in held], 0.5)},
             "slow_ms": int(p["slow_ms"]), "processes": ctx.config.processes,
-            "prefetch_multiplier": ctx.config.options.get("prefetch_multiplier"),
+            "prefetch_multiplier": prefetch_per_thread(ctx),
             "timed_out": not finished}
+
+
+def prefetch_per_thread(ctx: CellContext) -> int | None:
+    """Celery's prefetch multiplier; Dramatiq's queue prefetch per worker thread."""
+    options = ctx.config.options
+    if options.get("prefetch_multiplier") is not None:
+        return int(options["prefetch_multiplier"])
+    if options.get("queue_prefetch"):
+        return max(1, int(options["queue_prefetch"]) // max(1, ctx.config.concurrency))
+    return DEFAULT_PREFETCH_PER_THREAD.get(ctx.spec.system)
 
 
 SCENARIO = Scenario(
