@@ -180,7 +180,7 @@ def test_worker_rides_out_a_redis_outage(run_dir, resque_worker, monkeypatch):
     assert worker.proc.poll() is None, worker.output()
     # redis-server binds with SO_REUSEADDR, so the same port is usable again at once; the
     # launcher's own pre-check does not set it and would see the old connections in TIME_WAIT
-    monkeypatch.setattr("core.redis_server.port_is_free", lambda port: True)
+    monkeypatch.setattr("core.redis_server.port_is_free", lambda *_: True)
     with EmbeddedRedis(port=port) as again:
         client = Resque(again.url)
         client.enqueue(Echo, "back")
