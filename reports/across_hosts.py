@@ -273,12 +273,14 @@ def plot(run: Run) -> list[Plot]:
                 if h in sc.rate
             )
         )
-    right.axhline(
-        ONE_CORE,
+    right.axhline(ONE_CORE, color="#555555", linestyle=":", linewidth=1.2)
+    right.text(
+        min(hosts_all),
+        ONE_CORE * 0.9,
+        " one core: the single Redis's ceiling",
+        va="top",
+        fontsize=8,
         color="#555555",
-        linestyle=":",
-        linewidth=1.2,
-        label="one core: the single Redis's ceiling",
     )
     _log_axis(left, lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}")
     _log_axis(right, lambda v, _: f"{v:g}")
@@ -293,8 +295,6 @@ def plot(run: Run) -> list[Plot]:
     left.set_title("throughput")
     right.set_title("how busy the one Redis was")
     figures._legend_below(fig, left, 4)
-    handles, labels = right.get_legend_handles_labels()
-    right.legend(handles[:1], labels[:1], loc="lower right")
     return [
         figures._svg(
             fig,
