@@ -336,21 +336,24 @@ def _verdict(sc: Scaling) -> str:
 
 
 def _overview(systems: list[Scaling]) -> str | None:
-    """Which systems gained from added hosts, with their ratios."""
+    """Which systems gained from added hosts, which lost, which did not clearly change, with the
+    ratio of each (most hosts / fewest)."""
     first = min(h for sc in systems for h in sc.hosts)
     last = max(h for sc in systems for h in sc.hosts)
     if last == first:
         return None
-    gained = [f"{sc.who} {_x(sc.ratio or 0)}" for sc in systems if sc.verdict == "gains"]
-    rest = [
-        f"{sc.who} {_x(sc.ratio)}"
-        for sc in systems
-        if sc.verdict != "gains" and sc.ratio is not None
-    ]
-    s = f"From {_h(first)} to {last}, " + (
-        f"gained: {', '.join(gained)}" if gained else "no system clearly gained"
-    )
-    return s + (f"; no clear gain, or a loss: {', '.join(rest)}." if rest else ".")
+    said = []
+    for verdict, words in (
+        ("gains", "gained"),
+        ("loses", "lost"),
+        ("no clear change", "no clear change"),
+    ):
+        who = [f"{sc.who} {_x(sc.ratio)}" for sc in systems if sc.verdict == verdict and sc.ratio]
+        if who:
+            said.append(f"{words}: {', '.join(who)}")
+    if not any(sc.verdict == "gains" for sc in systems):
+        said.insert(0, "no system clearly gained")
+    return f"From {_h(first)} to {last}, " + "; ".join(said) + "."
 
 
 def _redis_load(run: Run, systems: list[Scaling]) -> str | None:
