@@ -140,3 +140,12 @@ def test_the_comparison_and_the_index_of_runs_load_cleanly(visit: Any, built: Pa
     ARTIFACTS.mkdir(exist_ok=True)
     v.page.screenshot(path=str(ARTIFACTS / "report-compare.png"), full_page=True)
     assert v.page.locator("#compare-table tbody tr").count() > 50
+
+
+def test_the_across_hosts_section_renders_its_plot(visit: Any, tmp_path: Path) -> None:
+    page = reports.build(FIXTURE.parent / "results-across-hosts", tmp_path / "out")
+    v = visit(page)
+    assert v.errors == []
+    box = v.page.locator("#fig-across_hosts svg.plot").bounding_box()
+    assert box and box["width"] > 300 and box["height"] > 100
+    assert v.page.locator("#across_hosts table").count() >= 1

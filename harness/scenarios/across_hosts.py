@@ -142,6 +142,7 @@ SCENARIO = Scenario(
     },
     cells=cells,
     run=run,
-    sections=(Section("across_hosts", "Across hosts"),),
+    sections=(Section("across_hosts", "Across hosts", plot="reports.across_hosts:plot",
+                      explain="reports.across_hosts:explain", table="reports.across_hosts:table"),),
     order=95,
 )
