@@ -150,7 +150,7 @@ def cmd_testnet(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="queuebench",
-        description="One real job under four queue designs, measured side by side.",
+        description="One real job under several queue designs, measured side by side.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("list", help="list workloads, systems with their configs, and scenarios")
