@@ -48,6 +48,13 @@ def _sides(run: Run, scenario: str) -> list[tuple[str, str, dict[str, list[dict[
     return out
 
 
+def _side_cells(run: Run, scenario: str) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    """(who, side, its cells) for every system and config: before, then after, then same."""
+    return [(name(run, system, config), side, sides[side])
+            for system, config, sides in _sides(run, scenario)
+            for side in ("before", "after", "same") if sides.get(side)]
+
+
 def _values(cells: list[dict[str, Any]], path: str) -> list[float]:
     vals = [dig(c["metrics"], path) for c in cells]
     return [float(v) for v in vals if isinstance(v, int | float) and not isinstance(v, bool)]
@@ -228,22 +235,17 @@ def visibility_timeout_table(run: Run) -> Table | None:
 
 def visibility_timeout(run: Run) -> list[str]:
     out = []
-    for system, config, sides in _sides(run, "visibility_timeout"):
-        who = name(run, system, config)
-        for side in ("before", "after", "same"):
-            cells = sides.get(side, [])
-            if not cells:
-                continue
-            m = cells[0]["metrics"]
-            vt = m.get("visibility_timeout_s")
-            setting = (f"visibility_timeout {fmt(vt, 's')}" if vt is not None
-                       else "no visibility timeout")
-            dup = _med(cells, "duplicates")
-            out.append(
-                f"{who} ({setting}): the job with a {fmt(m.get('countdown_s'), 's')} countdown ran "
-                f"{_times(_med(cells, 'eta_runs'))}, the {fmt(m.get('long_s'), 's')} job "
-                f"{_times(_med(cells, 'long_runs'))} (median)"
-                + (f" — duplicates {_every(cells, 'duplicates')}." if dup else "; no duplicate."))
+    for who, _side, cells in _side_cells(run, "visibility_timeout"):
+        m = cells[0]["metrics"]
+        vt = m.get("visibility_timeout_s")
+        setting = (f"visibility_timeout {fmt(vt, 's')}" if vt is not None
+                   else "no visibility timeout")
+        dup = _med(cells, "duplicates")
+        out.append(
+            f"{who} ({setting}): the job with a {fmt(m.get('countdown_s'), 's')} countdown ran "
+            f"{_times(_med(cells, 'eta_runs'))}, the {fmt(m.get('long_s'), 's')} job "
+            f"{_times(_med(cells, 'long_runs'))} (median)"
+            + (f" — duplicates {_every(cells, 'duplicates')}." if dup else "; no duplicate."))
     if out:
         out.append("On Redis, Celery keeps a message a worker holds (a countdown waiting in the "
                    "worker, an acks_late job running) in the transport's unacked hash; a sweep "
@@ -279,28 +281,23 @@ def prefetch_table(run: Run) -> Table | None:
 
 def prefetch(run: Run) -> list[str]:
     out = []
-    for system, config, sides in _sides(run, "prefetch"):
-        who = name(run, system, config)
-        for side in ("before", "after", "same"):
-            cells = sides.get(side, [])
-            if not cells:
-                continue
-            m = cells[0]["metrics"]
-            held = _med(cells, "held_behind_slow")
-            how = (f"prefetch multiplier {m['prefetch_multiplier']}"
-                   if m.get("prefetch_multiplier") is not None else "a fetch per free worker")
-            if held:
-                out.append(
-                    f"{who} ({SIDE_WORDS[side]}, {how}): {_count(held)} of "
-                    f"{_count(_med(cells, 'fast_jobs'))} fast jobs were held behind the "
-                    f"{fmt(m.get('slow_ms'), 'ms')} job ({_every(cells, 'held_behind_slow')}) and "
-                    f"waited {fmt(_med(cells, 'held_wait_ms.p50'), 'ms')} (median of those) while "
-                    f"the other process was free; the longest fast wait was "
-                    f"{fmt(_med(cells, 'fast_wait_ms.max'), 'ms')}.")
-            else:
-                out.append(
-                    f"{who} ({SIDE_WORDS[side]}, {how}): no fast job was held behind the slow one; "
-                    f"the longest fast wait was {fmt(_med(cells, 'fast_wait_ms.max'), 'ms')}.")
+    for who, side, cells in _side_cells(run, "prefetch"):
+        m = cells[0]["metrics"]
+        held = _med(cells, "held_behind_slow")
+        how = (f"prefetch multiplier {m['prefetch_multiplier']}"
+               if m.get("prefetch_multiplier") is not None else "a fetch per free worker")
+        if held:
+            out.append(
+                f"{who} ({SIDE_WORDS[side]}, {how}): {_count(held)} of "
+                f"{_count(_med(cells, 'fast_jobs'))} fast jobs were held behind the "
+                f"{fmt(m.get('slow_ms'), 'ms')} job ({_every(cells, 'held_behind_slow')}) and "
+                f"waited {fmt(_med(cells, 'held_wait_ms.p50'), 'ms')} (median of those) while "
+                f"the other process was free; the longest fast wait was "
+                f"{fmt(_med(cells, 'fast_wait_ms.max'), 'ms')}.")
+        else:
+            out.append(
+                f"{who} ({SIDE_WORDS[side]}, {how}): no fast job was held behind the slow one; "
+                f"the longest fast wait was {fmt(_med(cells, 'fast_wait_ms.max'), 'ms')}.")
     if out:
         out.append("A worker that prefetches takes jobs it cannot start yet; behind a slow job "
                    "they wait for it even though another process is idle. With prefetch "
