@@ -62,6 +62,7 @@ class Cell:
     raw: str | None = None
     duration_s: float = 0.0
     load_before: float | None = None  # the host's 1-minute load average as the cell began
+    timings: dict[str, float] = field(default_factory=dict)  # where its wall time went (s)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -300,7 +300,12 @@ def run_cell(scenario: Scenario, spec: CellSpec, repeat: int, redis_url: str, ru
             spec.system_cls.check_config(spec.config)
         if scenario.run is None:
             raise NotSupported(f"scenario {scenario.name!r} declares nothing to run")
-        out = scenario.run(ctx)
+        ran = time.monotonic()
+        ctx.timings["setup_s"] = ran - started
+        try:
+            out = scenario.run(ctx)
+        finally:
+            ctx.timings["run_s"] = time.monotonic() - ran
         cell.status, cell.reason = ctx.status, ctx.reason
     except (NotSupported, ConfigUnavailable) as exc:
         cell.status, cell.reason = "unsupported", str(exc)
@@ -310,10 +315,13 @@ def run_cell(scenario: Scenario, spec: CellSpec, repeat: int, redis_url: str, ru
         cell.status, cell.reason = "error", f"{type(exc).__name__}: {exc}"
         (cell_dir / "error.txt").write_text(traceback.format_exc())
     finally:
+        closing = time.monotonic()
         try:
             ctx.close()
         finally:
+            ctx.timings["close_s"] = time.monotonic() - closing
             sweep(cell_dir)
+            ctx.timings["sweep_s"] = time.monotonic() - closing - ctx.timings["close_s"]
     records = out.pop("records", None)
     if records is None:
         records = ctx.tail.measured()
@@ -326,9 +334,24 @@ def run_cell(scenario: Scenario, spec: CellSpec, repeat: int, redis_url: str, ru
         cell.raw = results.write_raw(run_path, cid, records)
     if ctx.hdr is not None and ctx.hdr.get_total_count():
         hdr.save(ctx.hdr, results.raw_path(run_path, cid, ".latency.hdr"))
-    cell.duration_s = round(time.monotonic() - started, 3)
     _tidy(cell_dir, keep=cell.status == "error")
+    cell.duration_s = round(time.monotonic() - started, 3)
+    cell.timings = _timings(ctx.timings, cell.duration_s)
     return cell
+
+
+def _timings(spent: dict[str, float], total: float) -> dict[str, float]:
+    """Where the cell's wall time went: setup (database, config check, the workload), start (workers up and
+    ready), warm (warm-up jobs), measure (the rest of the scenario's run), stop (workers
+    stopped, in the run and after it: close and the sweep), other (records, files)."""
+    start, warm = spent.get("start_s", 0.0), spent.get("warm_s", 0.0)
+    stop_in_run, prepare = spent.get("stop_s", 0.0), spent.get("prepare_s", 0.0)
+    measure = spent.get("run_s", 0.0) - start - warm - stop_in_run - prepare
+    stop = stop_in_run + spent.get("close_s", 0.0) + spent.get("sweep_s", 0.0)
+    out = {"setup_s": spent.get("setup_s", 0.0) + prepare, "start_s": start, "warm_s": warm,
+           "measure_s": max(0.0, measure), "stop_s": stop}
+    out["other_s"] = max(0.0, total - sum(out.values()))
+    return {k: round(v, 3) for k, v in out.items()}
 
 
 def _tidy(cell_dir: Path, keep: bool) -> None:
