@@ -399,6 +399,7 @@ def execute(options: RunOptions, progress: Progress | None = None) -> tuple[Run,
     env = dict(os.environ)
     if options.redis_url:
         env["REDIS_URL"] = options.redis_url
+    encoder = results.Encoder()  # each cell encoded once, though the file is rewritten after each
     with _interrupts(), redis_for_suite(env) as url:
         _check_redis(url)
         run_path = _new_run_path(run, options.out)
@@ -410,10 +411,10 @@ def execute(options: RunOptions, progress: Progress | None = None) -> tuple[Run,
                 run.metadata["rtt_ms"] = options.rtt
                 if proxy is not None:  # every process of every cell talks through it
                     run.metadata["rtt_added_ms"] = round(proxy.added_ms(), 3)
-                results.write(run, run_path)
+                results.write(run, run_path, encoder)
                 with _agents(options, run):
                     _run_cells(the_plan, run, run_path, proxy.url if proxy else url, progress,
-                               direct_url=url)
+                               direct_url=url, encoder=encoder)
         except KeyboardInterrupt:
             run.partial = True
         finally:
@@ -424,8 +425,8 @@ def execute(options: RunOptions, progress: Progress | None = None) -> tuple[Run,
                     time.sleep(0.3)
                     sweep(run_path)
                 run.finished = results.now_iso()
-                run.summary = _summary(the_plan, run)
-                results.write(run, run_path)
+                run.summary = _summary(the_plan, run, encoder)
+                results.write(run, run_path, encoder)
             finally:
                 signal.signal(signal.SIGINT, old)
     return run, run_path
@@ -451,8 +452,10 @@ def _agents(options: RunOptions, run: Run) -> Iterator[None]:
         agents.close()
 
 
-def _summary(the_plan: Plan, run: Run) -> list[dict[str, Any]]:
-    return summaries.build([c.to_json() for c in run.cells], the_plan.scenarios)
+def _summary(the_plan: Plan, run: Run, encoder: results.Encoder | None = None
+             ) -> list[dict[str, Any]]:
+    cells = encoder.as_json(run.cells) if encoder else [c.to_json() for c in run.cells]
+    return summaries.build(cells, the_plan.scenarios)
 
 
 def _check_redis(url: str) -> None:
@@ -473,7 +476,8 @@ def _new_run_path(run: Run, out: Path) -> Path:
 
 
 def _run_cells(the_plan: Plan, run: Run, run_path: Path, url: str,
-               progress: Progress | None, direct_url: str | None = None) -> None:
+               progress: Progress | None, direct_url: str | None = None,
+               encoder: results.Encoder | None = None) -> None:
     total = sum(the_plan.repeats_of(spec.scenario) for spec in the_plan.cells)
     done = 0
 
@@ -498,8 +502,8 @@ def _run_cells(the_plan: Plan, run: Run, run_path: Path, url: str,
                     refused[key] = cell
             run.cells.append(cell)
             done += 1
-            run.summary = _summary(the_plan, run)
-            results.write(run, run_path)
+            run.summary = _summary(the_plan, run, encoder)
+            results.write(run, run_path, encoder)
             if progress:
                 progress(cell.id, done, total, cell)
 
