@@ -32,6 +32,7 @@ from core.errors import CellTimeout
 from core.results import FLOOR, FLOOR_CONFIG
 
 WARMUP_PREFIX = "warm-"
+WARM_POLL_S = 0.02  # the warm-up's end is seen within this (nothing is measured yet; reads files)
 
 Earlier = Callable[[str], list[dict[str, Any]]]  # scenario name -> its finished cells in this run
 
@@ -285,7 +286,7 @@ class CellContext:
         n = len(ids)
         with self.timed("warm_s"):
             wait_until(lambda: len(ids & {r["job"] for r in self.tail.poll()}) >= n, timeout,
-                       f"{n} warm-up jobs")
+                       f"{n} warm-up jobs", interval=WARM_POLL_S)
 
     def completed(self, ids: set[str] | None = None) -> set[str]:
         """Measured job ids with a successful attempt recorded."""
