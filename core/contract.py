@@ -173,6 +173,11 @@ class WorkerGroup:
 # The contract
 
 
+# how often a start-up wait looks for the workers' sign of readiness (a file, a heartbeat, a
+# registration): readiness is seen within 20 ms, for a check of a file or one Redis read
+READY_POLL_S = 0.02
+
+
 class System(ABC):
     """One queue system driven by the harness. Subclasses live in comparisons/<name>/adapter.py."""
 

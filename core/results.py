@@ -62,6 +62,7 @@ class Cell:
     raw: str | None = None
     duration_s: float = 0.0
     load_before: float | None = None  # the host's 1-minute load average as the cell began
+    timings: dict[str, float] = field(default_factory=dict)  # where its wall time went (s)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,6 +82,11 @@ class Run:
     summary: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
+        return {**self.head(), "cells": [c.to_json() for c in self.cells],
+                "summary": self.summary}
+
+    def head(self) -> dict[str, Any]:
+        """to_json's keys before "cells", in order."""
         return {
             "schema": SCHEMA,
             "run_id": self.run_id,
@@ -91,8 +97,6 @@ class Run:
             "metadata": self.metadata,
             "systems": self.systems,
             "scenarios": self.scenarios,
-            "cells": [c.to_json() for c in self.cells],
-            "summary": self.summary,
         }
 
 
@@ -104,12 +108,72 @@ def raw_path(directory: Path, cell: str, suffix: str = ".jsonl") -> Path:
     return directory / "raw" / f"{cell}{suffix}"
 
 
-def write(run: Run, directory: Path) -> Path:
-    """Write results.json atomically (a reader never sees half a file)."""
+class Encoder:
+    """Encodes results.json as json.dumps(run.to_json(), indent=1, default=str) does, byte for
+    byte, remembering what it encoded: a run rewrites the file after every cell, and encoding
+    every earlier cell (and summary row) again each time made the writes grow with the square of
+    the cells. A cell is encoded once (the caller no longer changes a cell it wrote); any other
+    part is looked up by its compact encoding (the C encoder's, cheap), since the summary is
+    rebuilt after every cell and most of it stays the same."""
+
+    def __init__(self) -> None:
+        self.cells: dict[int, tuple[Cell, str]] = {}
+        self.dicts: dict[int, tuple[Cell, dict[str, Any]]] = {}
+        self.known: dict[str, str] = {}
+
+    def as_json(self, cells: list[Cell]) -> list[dict[str, Any]]:
+        """[c.to_json() for c in cells], each cell converted once (read, never change them)."""
+        out = []
+        for cell in cells:
+            hit = self.dicts.get(id(cell))
+            if hit is None or hit[0] is not cell:
+                hit = self.dicts[id(cell)] = (cell, cell.to_json())
+            out.append(hit[1])
+        return out
+
+    def encode(self, run: Run) -> str:
+        cells = []
+        for cell in run.cells:
+            hit = self.cells.get(id(cell))
+            if hit is None or hit[0] is not cell:
+                hit = self.cells[id(cell)] = (cell, _indented(self.as_json([cell])[0], 2))
+            cells.append(hit[1])
+        parts = {key: self._value(value) for key, value in run.head().items()}
+        parts["cells"] = _list(cells)
+        parts["summary"] = _list([self._value(row, 2) for row in run.summary])
+        return "{\n " + ",\n ".join(f"{json.dumps(k)}: {v}" for k, v in parts.items()) + "\n}"
+
+    def _value(self, value: Any, depth: int = 1) -> str:
+        key = json.dumps(value, default=str)
+        if key not in self.known:
+            self.known[key] = _indented(value, depth)
+        return self.known[key]
+
+
+def _indented(value: Any, depth: int) -> str:
+    """`value` as json.dumps(..., indent=1) writes it `depth` levels down."""
+    return json.dumps(value, indent=1, default=str).replace("\n", "\n" + " " * depth)
+
+
+def _list(items: list[str]) -> str:
+    """A list of items already encoded at depth 2, as the value of a top-level key."""
+    return "[\n  " + ",\n  ".join(items) + "\n ]" if items else "[]"
+
+
+def encode(run: Run, encoder: Encoder | None = None) -> str:
+    """results.json's text (see Encoder)."""
+    if encoder is None:
+        return json.dumps(run.to_json(), indent=1, default=str)
+    return encoder.encode(run)
+
+
+def write(run: Run, directory: Path, encoder: Encoder | None = None) -> Path:
+    """Write results.json atomically (a reader never sees half a file); an Encoder kept across
+    the writes of one run makes each write cost about what the newest cell adds."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / RESULTS_FILE
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(run.to_json(), indent=1, default=str))
+    tmp.write_text(encode(run, encoder))
     os.replace(tmp, path)
     return path
 

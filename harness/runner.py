@@ -300,7 +300,12 @@ def run_cell(scenario: Scenario, spec: CellSpec, repeat: int, redis_url: str, ru
             spec.system_cls.check_config(spec.config)
         if scenario.run is None:
             raise NotSupported(f"scenario {scenario.name!r} declares nothing to run")
-        out = scenario.run(ctx)
+        ran = time.monotonic()
+        ctx.timings["setup_s"] = ran - started
+        try:
+            out = scenario.run(ctx)
+        finally:
+            ctx.timings["run_s"] = time.monotonic() - ran
         cell.status, cell.reason = ctx.status, ctx.reason
     except (NotSupported, ConfigUnavailable) as exc:
         cell.status, cell.reason = "unsupported", str(exc)
@@ -310,10 +315,13 @@ def run_cell(scenario: Scenario, spec: CellSpec, repeat: int, redis_url: str, ru
         cell.status, cell.reason = "error", f"{type(exc).__name__}: {exc}"
         (cell_dir / "error.txt").write_text(traceback.format_exc())
     finally:
+        closing = time.monotonic()
         try:
             ctx.close()
         finally:
+            ctx.timings["close_s"] = time.monotonic() - closing
             sweep(cell_dir)
+            ctx.timings["sweep_s"] = time.monotonic() - closing - ctx.timings["close_s"]
     records = out.pop("records", None)
     if records is None:
         records = ctx.tail.measured()
@@ -326,9 +334,24 @@ def run_cell(scenario: Scenario, spec: CellSpec, repeat: int, redis_url: str, ru
         cell.raw = results.write_raw(run_path, cid, records)
     if ctx.hdr is not None and ctx.hdr.get_total_count():
         hdr.save(ctx.hdr, results.raw_path(run_path, cid, ".latency.hdr"))
-    cell.duration_s = round(time.monotonic() - started, 3)
     _tidy(cell_dir, keep=cell.status == "error")
+    cell.duration_s = round(time.monotonic() - started, 3)
+    cell.timings = _timings(ctx.timings, cell.duration_s)
     return cell
+
+
+def _timings(spent: dict[str, float], total: float) -> dict[str, float]:
+    """Where the cell's wall time went: setup (database, config check, the workload), start (workers up and
+    ready), warm (warm-up jobs), measure (the rest of the scenario's run), stop (workers
+    stopped, in the run and after it: close and the sweep), other (records, files)."""
+    start, warm = spent.get("start_s", 0.0), spent.get("warm_s", 0.0)
+    stop_in_run, prepare = spent.get("stop_s", 0.0), spent.get("prepare_s", 0.0)
+    measure = spent.get("run_s", 0.0) - start - warm - stop_in_run - prepare
+    stop = stop_in_run + spent.get("close_s", 0.0) + spent.get("sweep_s", 0.0)
+    out = {"setup_s": spent.get("setup_s", 0.0) + prepare, "start_s": start, "warm_s": warm,
+           "measure_s": max(0.0, measure), "stop_s": stop}
+    out["other_s"] = max(0.0, total - sum(out.values()))
+    return {k: round(v, 3) for k, v in out.items()}
 
 
 def _tidy(cell_dir: Path, keep: bool) -> None:
@@ -376,6 +399,7 @@ def execute(options: RunOptions, progress: Progress | None = None) -> tuple[Run,
     env = dict(os.environ)
     if options.redis_url:
         env["REDIS_URL"] = options.redis_url
+    encoder = results.Encoder()  # each cell encoded once, though the file is rewritten after each
     with _interrupts(), redis_for_suite(env) as url:
         _check_redis(url)
         run_path = _new_run_path(run, options.out)
@@ -387,10 +411,10 @@ def execute(options: RunOptions, progress: Progress | None = None) -> tuple[Run,
                 run.metadata["rtt_ms"] = options.rtt
                 if proxy is not None:  # every process of every cell talks through it
                     run.metadata["rtt_added_ms"] = round(proxy.added_ms(), 3)
-                results.write(run, run_path)
+                results.write(run, run_path, encoder)
                 with _agents(options, run):
                     _run_cells(the_plan, run, run_path, proxy.url if proxy else url, progress,
-                               direct_url=url)
+                               direct_url=url, encoder=encoder)
         except KeyboardInterrupt:
             run.partial = True
         finally:
@@ -401,8 +425,8 @@ def execute(options: RunOptions, progress: Progress | None = None) -> tuple[Run,
                     time.sleep(0.3)
                     sweep(run_path)
                 run.finished = results.now_iso()
-                run.summary = _summary(the_plan, run)
-                results.write(run, run_path)
+                run.summary = _summary(the_plan, run, encoder)
+                results.write(run, run_path, encoder)
             finally:
                 signal.signal(signal.SIGINT, old)
     return run, run_path
@@ -428,8 +452,10 @@ def _agents(options: RunOptions, run: Run) -> Iterator[None]:
         agents.close()
 
 
-def _summary(the_plan: Plan, run: Run) -> list[dict[str, Any]]:
-    return summaries.build([c.to_json() for c in run.cells], the_plan.scenarios)
+def _summary(the_plan: Plan, run: Run, encoder: results.Encoder | None = None
+             ) -> list[dict[str, Any]]:
+    cells = encoder.as_json(run.cells) if encoder else [c.to_json() for c in run.cells]
+    return summaries.build(cells, the_plan.scenarios)
 
 
 def _check_redis(url: str) -> None:
@@ -450,7 +476,8 @@ def _new_run_path(run: Run, out: Path) -> Path:
 
 
 def _run_cells(the_plan: Plan, run: Run, run_path: Path, url: str,
-               progress: Progress | None, direct_url: str | None = None) -> None:
+               progress: Progress | None, direct_url: str | None = None,
+               encoder: results.Encoder | None = None) -> None:
     total = sum(the_plan.repeats_of(spec.scenario) for spec in the_plan.cells)
     done = 0
 
@@ -475,8 +502,8 @@ def _run_cells(the_plan: Plan, run: Run, run_path: Path, url: str,
                     refused[key] = cell
             run.cells.append(cell)
             done += 1
-            run.summary = _summary(the_plan, run)
-            results.write(run, run_path)
+            run.summary = _summary(the_plan, run, encoder)
+            results.write(run, run_path, encoder)
             if progress:
                 progress(cell.id, done, total, cell)
 

@@ -124,6 +124,14 @@ def test_results_read_back_as_written(tmp_path: Path, redis_url: str) -> None:
     run, path = runner.execute(options(tmp_path, redis_url, scenarios=["throughput"]))
     data = results.read(path)
     assert data == json.loads(json.dumps(run.to_json(), default=str))
+    # written cell by cell through an Encoder, the file is still the plain encoding of the run
+    text = (path / results.RESULTS_FILE).read_text()
+    assert text == json.dumps(run.to_json(), indent=1, default=str)
+    for cell in run.cells:  # where each cell's time went, adding up to its duration
+        assert set(cell.timings) == {"setup_s", "start_s", "warm_s", "measure_s", "stop_s",
+                                     "other_s"}
+        assert cell.timings["start_s"] > 0
+        assert abs(sum(cell.timings.values()) - cell.duration_s) < 0.01
     assert data["schema"] == results.SCHEMA and data["run_id"] == path.name
     meta = data["metadata"]
     for key in ("host", "cpu_model", "cores", "memory_bytes", "os", "python", "packages",
@@ -131,6 +139,23 @@ def test_results_read_back_as_written(tmp_path: Path, redis_url: str) -> None:
         assert meta[key], key
     assert meta["packages"]["hdrhistogram"] and meta["packages"]["redis"]
     assert meta["redis_version"][0].isdigit()
+
+
+def test_the_encoder_writes_what_json_dumps_writes_as_cells_arrive(tmp_path: Path) -> None:
+    run = results.Run(run_id="r", profile="quick", metadata={"a": [1, {"b": None}], "e": {}},
+                      scenarios={"s": {"figures": [], "title": "é \"q\"\nline"}})
+    encoder = results.Encoder()
+    assert results.encode(run, encoder) == results.encode(run)
+    for i in range(3):
+        run.cells.append(results.Cell(id=f"c{i}", scenario="s", system="x", config="d",
+                                      workload="w", params={"p": i, "path": tmp_path},
+                                      metrics={"m": {"v": [i, 0.5], "e": []}, "t": "a\tb"},
+                                      timings={"start_s": 0.1}))
+        run.summary = [{"metric": "m", "values": list(range(i + 1))}, {"metric": "n"}]
+        results.write(run, tmp_path, encoder)
+        assert (tmp_path / results.RESULTS_FILE).read_text() == results.encode(run)
+    run.partial, run.summary = True, []
+    assert results.encode(run, encoder) == results.encode(run)
 
 
 def test_polling_worker_starts_sparse_jobs_half_an_interval_late(tmp_path: Path, redis_url: str) -> None:

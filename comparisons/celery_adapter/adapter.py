@@ -45,7 +45,15 @@ from kombu import Connection
 
 from comparisons.celery_adapter import messages
 from comparisons.celery_adapter.app import ENV_BROKER, ENV_OPTIONS, READY_DIR, TASK_NAME, make_app
-from core.contract import JobSpec, Registries, RetryPolicy, System, SystemConfig, WorkerGroup
+from core.contract import (
+    READY_POLL_S,
+    JobSpec,
+    Registries,
+    RetryPolicy,
+    System,
+    SystemConfig,
+    WorkerGroup,
+)
 from core.errors import ConfigUnavailable
 from core.procs import console_script
 from workloads import registry as workload_registry
@@ -175,7 +183,7 @@ class CelerySystem(System):
                     )
             if time.monotonic() > deadline:
                 raise TimeoutError(f"celery workers were not ready within {START_TIMEOUT:.0f} s")
-            time.sleep(0.05)
+            time.sleep(READY_POLL_S)
 
     # -- jobs ------------------------------------------------------------------------------
 

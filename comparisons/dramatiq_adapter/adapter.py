@@ -57,7 +57,15 @@ from comparisons.dramatiq_adapter.wire import (
     queue_names,
 )
 from core import procs
-from core.contract import JobSpec, Registries, RetryPolicy, System, SystemConfig, WorkerGroup
+from core.contract import (
+    READY_POLL_S,
+    JobSpec,
+    Registries,
+    RetryPolicy,
+    System,
+    SystemConfig,
+    WorkerGroup,
+)
 from core.errors import ConfigUnavailable
 from workloads import registry as workload_registry
 
@@ -180,7 +188,7 @@ class DramatiqSystem(System):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"dramatiq workers did not boot within {START_TIMEOUT:.0f} s: "
                                    f"{self.log_tail('dramatiq')}")
-            time.sleep(0.05)
+            time.sleep(READY_POLL_S)
 
     # -- jobs ------------------------------------------------------------------------------
 

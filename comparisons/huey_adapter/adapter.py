@@ -46,7 +46,15 @@ from comparisons.huey_adapter.app import (
     make_huey,
 )
 from core import procs
-from core.contract import JobSpec, Registries, RetryPolicy, System, SystemConfig, WorkerGroup
+from core.contract import (
+    READY_POLL_S,
+    JobSpec,
+    Registries,
+    RetryPolicy,
+    System,
+    SystemConfig,
+    WorkerGroup,
+)
 from workloads import registry as workload_registry
 
 START_TIMEOUT = 60.0
@@ -147,7 +155,7 @@ class HueySystem(System):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"huey workers did not start within {START_TIMEOUT:.0f} s: "
                                    f"{self.log_tail('huey')}")
-            time.sleep(0.05)
+            time.sleep(READY_POLL_S)
 
     # -- jobs ------------------------------------------------------------------------------
 

@@ -25,7 +25,15 @@ from comparisons.resque_clone import delayed, keys, registry
 from comparisons.resque_clone.client import Resque
 from comparisons.resque_clone.probe_job import ENV_PRELOAD, QueuebenchProbe, QueuebenchRetryProbe
 from comparisons.resque_clone.retry import DEFAULT_BACKOFF
-from core.contract import JobSpec, Registries, RetryPolicy, System, SystemConfig, WorkerGroup
+from core.contract import (
+    READY_POLL_S,
+    JobSpec,
+    Registries,
+    RetryPolicy,
+    System,
+    SystemConfig,
+    WorkerGroup,
+)
 from core.errors import NotSupported
 
 JOB_MODULE = "comparisons.resque_clone.probe_job"
@@ -100,7 +108,7 @@ class ResqueCloneSystem(System):
                 if p.poll() is not None:
                     tail = self.log_tail(f"resque_clone-worker-{i}", 2000)
                     raise RuntimeError(f"resque_clone worker {p.pid} exited with {p.returncode}:\n{tail}")
-            time.sleep(0.02)
+            time.sleep(READY_POLL_S)
         raise TimeoutError(f"resque_clone workers did not register within {START_TIMEOUT} s")
 
     # -- jobs -------------------------------------------------------------------------------

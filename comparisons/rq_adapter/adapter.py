@@ -48,7 +48,15 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
 from comparisons.rq_adapter.jobs import META_RETRY_MAX
 from comparisons.rq_adapter.preload import ENV_WORKLOAD
-from core.contract import JobSpec, Registries, RetryPolicy, System, SystemConfig, WorkerGroup
+from core.contract import (
+    READY_POLL_S,
+    JobSpec,
+    Registries,
+    RetryPolicy,
+    System,
+    SystemConfig,
+    WorkerGroup,
+)
 from core.errors import NotSupported
 from core.procs import console_script
 from workloads import registry as workload_registry
@@ -154,7 +162,7 @@ class RQSystem(System):
                 return
             if time.monotonic() > deadline:
                 raise TimeoutError(f"rq workers did not register within {START_TIMEOUT:.0f} s")
-            time.sleep(0.05)
+            time.sleep(READY_POLL_S)
 
     def _start_scheduler_process(self) -> None:
         """A delayed / retried job arrived after start without a scheduler: run RQ's own

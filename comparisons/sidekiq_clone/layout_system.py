@@ -18,7 +18,7 @@ import redis
 
 from comparisons.sidekiq_clone import api, keys
 from comparisons.sidekiq_clone.client import Client
-from core.contract import JobSpec, Registries, System, SystemConfig, WorkerGroup
+from core.contract import READY_POLL_S, JobSpec, Registries, System, SystemConfig, WorkerGroup
 
 QUEUES = ["high", "default", "low"]
 POLL_INTERVAL = 1.0  # retry / schedule poll, seconds on average (Sidekiq's own is 5 s x processes)
@@ -64,7 +64,7 @@ class SidekiqLayoutSystem(System):
                 tail = self.log_tail(f"{self.name}-0", 1500)
                 reason = "exited" if dead else f"did not heartbeat within {BOOT_TIMEOUT:.0f} s"
                 raise RuntimeError(f"{self.worker_label} worker {reason}; log tail:\n{tail}")
-            time.sleep(0.05)
+            time.sleep(READY_POLL_S)
 
     # -- jobs --------------------------------------------------------------------------------
 

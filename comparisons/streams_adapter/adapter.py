@@ -58,7 +58,15 @@ from comparisons.streams_adapter.app import (  # noqa: E402
     make_broker,
     make_source,
 )
-from core.contract import JobSpec, Registries, RetryPolicy, System, SystemConfig, WorkerGroup
+from core.contract import (
+    READY_POLL_S,
+    JobSpec,
+    Registries,
+    RetryPolicy,
+    System,
+    SystemConfig,
+    WorkerGroup,
+)
 from core.errors import NotSupported
 from workloads import registry as workload_registry
 
@@ -186,7 +194,7 @@ class StreamsSystem(System):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"streams workers did not join the consumer group within "
                                    f"{START_TIMEOUT:.0f} s")
-            time.sleep(0.05)
+            time.sleep(READY_POLL_S)
 
     def _reading(self) -> set[str]:
         """Names of the clients now in XREADGROUP."""

@@ -17,10 +17,11 @@ It also hands a scenario the finished cells of the scenarios it declares in `nee
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from core.errors import CellTimeout
 from core.results import FLOOR, FLOOR_CONFIG
 
 WARMUP_PREFIX = "warm-"
+WARM_POLL_S = 0.02  # the warm-up's end is seen within this (nothing is measured yet; reads files)
 
 Earlier = Callable[[str], list[dict[str, Any]]]  # scenario name -> its finished cells in this run
 
@@ -160,6 +162,16 @@ class CellContext:
         self._systems: list[System] = []
         self._groups: list[tuple[System, WorkerGroup]] = []
         self._workload: Any = None
+        self.timings: dict[str, float] = {}  # seconds spent starting, warming up, stopping
+
+    @contextlib.contextmanager
+    def timed(self, key: str) -> Iterator[None]:
+        """Add the wall time of the block to timings[key] (where a cell's time goes)."""
+        began = time.monotonic()
+        try:
+            yield
+        finally:
+            self.timings[key] = self.timings.get(key, 0.0) + time.monotonic() - began
 
     def earlier(self, scenario: str) -> list[dict[str, Any]]:
         """The finished cells of `scenario` in this run so far (results.json's cell objects):
@@ -192,8 +204,9 @@ class CellContext:
         if self._workload is None:
             from workloads import registry
 
-            self._workload = registry.prepare(self.spec.workload, self.cell_dir,
-                                              self.spec.workload_options)
+            with self.timed("prepare_s"):
+                self._workload = registry.prepare(self.spec.workload, self.cell_dir,
+                                                  self.spec.workload_options)
         return self._workload
 
     def system(self, config: SystemConfig | None = None, url: str | None = None) -> System:
@@ -204,13 +217,15 @@ class CellContext:
         return system
 
     def start(self, system: System) -> WorkerGroup:
-        group = system.start(self.spec.workload)
+        with self.timed("start_s"):
+            group = system.start(self.spec.workload)
         self._groups.append((system, group))
         return group
 
     def stop(self, system: System, group: WorkerGroup, graceful: bool = False) -> None:
         try:
-            system.stop(group, graceful=graceful)
+            with self.timed("stop_s"):
+                system.stop(group, graceful=graceful)
         finally:
             self._groups = [(s, g) for s, g in self._groups if g is not group]
 
@@ -269,8 +284,9 @@ class CellContext:
 
     def _wait_warm(self, ids: set[str], timeout: float) -> None:
         n = len(ids)
-        wait_until(lambda: len(ids & {r["job"] for r in self.tail.poll()}) >= n, timeout,
-                   f"{n} warm-up jobs")
+        with self.timed("warm_s"):
+            wait_until(lambda: len(ids & {r["job"] for r in self.tail.poll()}) >= n, timeout,
+                       f"{n} warm-up jobs", interval=WARM_POLL_S)
 
     def completed(self, ids: set[str] | None = None) -> set[str]:
         """Measured job ids with a successful attempt recorded."""

@@ -28,7 +28,7 @@ from core.contract import System, WorkerGroup
 from core.errors import CellTimeout, NotSupported
 from core.scenario import Figure, Plan, Scenario, Section
 from harness import metrics
-from harness.scenarios.common import CellContext, CellSpec, wait_until
+from harness.scenarios.common import WARMUP_PREFIX, CellContext, CellSpec, wait_until
 
 
 def cells(system_cls: type[System], configs: list[str], workloads: list[str],
@@ -119,6 +119,8 @@ def trial(ctx: CellContext, index: int) -> dict[str, Any]:
     n, target = int(p["n"]), p["target"]
     system = ctx.system()
     group = ctx.start_warm(system, int(p["warmup"]))
+    if target == "child":
+        _refuse_if_jobs_run_in_the_worker(ctx, group)
     jobs = ctx.jobs(n, prefix=f"t{index}-")
     order = [j.job_id for j in jobs]
     system.enqueue_many(jobs)
@@ -131,8 +133,7 @@ def trial(ctx: CellContext, index: int) -> dict[str, Any]:
             time.sleep(0.01)
             children = forked_children(group)
         if not children:
-            raise NotSupported(f"{ctx.spec.system} ({ctx.spec.config_name}) forks no child: its "
-                              "jobs run inside the worker process")
+            raise NotSupported(_no_child(ctx))
         victim = children[0]
     else:
         victim = group.pids[0]
@@ -171,6 +172,20 @@ def trial(ctx: CellContext, index: int) -> dict[str, Any]:
         "completions_after_kill": sum(1 for r in records if r.get("outcome") == "ok"
                                       and r["end"] >= kill_ns),
     }
+
+
+def _no_child(ctx: CellContext) -> str:
+    return (f"{ctx.spec.system} ({ctx.spec.config_name}) forks no child: its jobs run inside "
+            "the worker process")
+
+
+def _refuse_if_jobs_run_in_the_worker(ctx: CellContext, group: WorkerGroup) -> None:
+    """The warm-up's records name the process each job ran in: when every one ran in a worker
+    process itself, there is no child to kill, and the cell says so now instead of looking for
+    one for CHILD_WAIT_S. Without a warm-up record the search below decides, as before."""
+    ran_in = {r.get("pid") for r in ctx.tail.poll() if str(r.get("job", "")).startswith(WARMUP_PREFIX)}
+    if ran_in and ran_in <= set(group.pids):
+        raise NotSupported(_no_child(ctx))
 
 
 def reset(ctx: CellContext) -> None:

@@ -10,6 +10,7 @@ from the records and the system's own registries.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -20,6 +21,8 @@ from harness import metrics
 from harness.scenarios.common import CellContext, CellSpec, wait_until
 
 FINAL_STATES = ("succeeded", "retry", "dead", "failed", "lost")
+FAILED_SETTLE_S = 0.3  # a worker files a failure in its failed list well within this of the attempt
+FAILED_POLL_S = 0.02  # ... and the harness sees it there within this
 RETRY_CONFIGS = ("default", "retry")  # "retry": the Resque clone with its resque-retry plugin
 
 
@@ -46,6 +49,13 @@ def final_state(attempts: list[dict[str, Any]], job: str, regs: Any) -> str:
         if job in getattr(regs, state):
             return state
     return "lost"
+
+
+def recorded_failed(system: System, ids: set[str], ctx: CellContext) -> bool:
+    """Every job of `ids` succeeded or is in the system's failed list or dead set."""
+    regs = system.registries()
+    ok = {r["job"] for r in ctx.tail.measured() if r.get("outcome") == "ok"}
+    return all(j in ok or j in regs.failed or j in regs.dead for j in ids)
 
 
 def run(ctx: CellContext) -> dict[str, Any]:
@@ -79,8 +89,10 @@ def run(ctx: CellContext) -> dict[str, Any]:
         timed_out = False
     except CellTimeout:
         timed_out = True
-    if not supported:
-        time.sleep(0.3)  # let the failure reach the system's failed list
+    if not supported:  # let the failures reach the system's failed list
+        with contextlib.suppress(CellTimeout):
+            wait_until(lambda: recorded_failed(system, ids, ctx), FAILED_SETTLE_S,
+                       "the failures to reach the failed list", interval=FAILED_POLL_S)
     regs = system.registries()
     grouped = metrics.by_job(ctx.tail.measured())
     planned = {j.job_id: j.planned_ns for j in jobs}
