@@ -24,7 +24,7 @@ from typing import Any
 import psutil
 import pytest
 import redis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from system_helpers import Driven, needs, ok_jobs, records, wait_for
 
@@ -389,6 +389,7 @@ def test_seeded_flaky_fails_the_same_attempts_in_ruby_as_in_python(
 
 @settings(max_examples=4, deadline=None)
 @given(texts=st.lists(st.text(), min_size=1, max_size=30))
+@example(texts=["\x01\x800\x80\u0800", "\x01" + "x" * 8])  # seed's top 32-bit word is 1
 def test_rubys_python_random_draws_what_python_draws(ruby: None, texts: list[str]) -> None:
     script = (f"require {str(JOBS_RB)!r}; JSON.parse($stdin.read).each "
               "{ |t| puts Queuebench::Workloads::Flaky.python_random(t) }")

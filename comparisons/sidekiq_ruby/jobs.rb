@@ -216,11 +216,16 @@ module Queuebench
 
       # random.Random(text).random() of Python 3: a str seed becomes the big-endian integer of
       # its UTF-8 bytes followed by their SHA-512, fed to MT19937's init_by_array in 32-bit words,
-      # least significant first, which is what Ruby's Random.new(Integer) does too; both draw
-      # a 53-bit float from two 32-bit outputs the same way.
+      # least significant first, which is what Ruby's Random.new(Integer) does too, except that
+      # Ruby drops a most significant word equal to 1 (its "leading-zero guard", random.c): such
+      # a seed gets one more word of 1 above it for Ruby to drop. Both draw a 53-bit float from
+      # two 32-bit outputs the same way.
       def self.python_random(text)
         bytes = text.encode("UTF-8").b
-        Random.new((bytes + Digest::SHA512.digest(bytes)).unpack1("H*").to_i(16)).rand
+        seed = (bytes + Digest::SHA512.digest(bytes)).unpack1("H*").to_i(16)
+        words = (seed.bit_length + 31) / 32
+        seed += 1 << (32 * words) if seed >> (32 * (words - 1)) == 1
+        Random.new(seed).rand
       end
     end
   end
