@@ -29,7 +29,7 @@ import sys
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -196,6 +196,7 @@ class System(ABC):
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.config = self.config_named(config) if isinstance(config, str) else config
+        self._log_names: dict[int, str] = {}  # pid -> log name of each spawned process
 
     @classmethod
     def config_named(cls, name: str) -> SystemConfig:
@@ -227,7 +228,7 @@ class System(ABC):
         logs.mkdir(parents=True, exist_ok=True)
         log = open(logs / f"{log_name}.log", "ab")  # noqa: SIM115 - owned by the child
         try:
-            return subprocess.Popen(
+            proc = subprocess.Popen(
                 argv,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -238,6 +239,31 @@ class System(ABC):
             )
         finally:
             log.close()
+        self._log_names[proc.pid] = log_name
+        return proc
+
+    def started(self, group: WorkerGroup, ready: Callable[[], bool], what: str,
+                timeout: float) -> WorkerGroup:
+        """Return `group` once `ready()` holds (the workers' own sign: a file, a registration, a
+        consumer), looked for every READY_POLL_S. A process that exits first, or no sign within
+        `timeout`, raises with the end of its log, and the group is stopped before the error
+        leaves: a failed start leaves no process behind."""
+        deadline = time.monotonic() + timeout
+        try:
+            while not ready():
+                for proc in group.processes:
+                    if proc.poll() is not None:
+                        log = self._log_names.get(proc.pid, "")
+                        raise RuntimeError(
+                            f"{self.name} process {log or proc.pid} exited at start-up with code "
+                            f"{proc.returncode}: {self.log_tail(log) if log else '(no log)'}")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{self.name} workers were not {what} within {timeout:.0f} s")
+                time.sleep(READY_POLL_S)
+        except BaseException:
+            self.stop(group, graceful=False)
+            raise
+        return group
 
     def log_tail(self, log_name: str, chars: int = 800) -> str:
         """The end of a spawned process's log (for start-up errors), or "(no log)"."""

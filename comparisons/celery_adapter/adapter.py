@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -46,7 +45,6 @@ from kombu import Connection
 from comparisons.celery_adapter import messages
 from comparisons.celery_adapter.app import ENV_BROKER, ENV_OPTIONS, READY_DIR, TASK_NAME, make_app
 from core.contract import (
-    READY_POLL_S,
     JobSpec,
     Registries,
     RetryPolicy,
@@ -163,27 +161,9 @@ class CelerySystem(System):
                 argv += ["-O", str(options["optimization"])]
             processes.append(self.spawn(argv, f"celery-worker-{i}"))
         group = WorkerGroup(processes, self.name, self.config)
-        try:
-            self._wait_ready(group)
-        except BaseException:
-            self.stop(group, graceful=False)
-            raise
-        return group
-
-    def _wait_ready(self, group: WorkerGroup) -> None:
-        """Return once each worker has sent worker_ready (app.py leaves a file per pid)."""
-        ready = self.run_dir / READY_DIR
-        deadline = time.monotonic() + START_TIMEOUT
-        while not all((ready / str(pid)).exists() for pid in group.pids):
-            for i, proc in enumerate(group.processes):
-                if proc.poll() is not None:
-                    raise RuntimeError(
-                        f"celery worker {i} exited at start-up with code {proc.returncode}: "
-                        f"{self.log_tail(f'celery-worker-{i}')}"
-                    )
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"celery workers were not ready within {START_TIMEOUT:.0f} s")
-            time.sleep(READY_POLL_S)
+        ready = self.run_dir / READY_DIR  # app.py leaves a file per pid on worker_ready
+        return self.started(group, lambda: all((ready / str(pid)).exists() for pid in group.pids),
+                            "ready", START_TIMEOUT)
 
     # -- jobs ------------------------------------------------------------------------------
 

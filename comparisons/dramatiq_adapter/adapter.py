@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import os
 import socket
-import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -58,7 +57,6 @@ from comparisons.dramatiq_adapter.wire import (
 )
 from core import procs
 from core.contract import (
-    READY_POLL_S,
     JobSpec,
     Registries,
     RetryPolicy,
@@ -165,30 +163,14 @@ class DramatiqSystem(System):
                 "--threads", str(self.config.concurrency),
                 "--worker-shutdown-timeout", str(SHUTDOWN_MS)]
         group = WorkerGroup([self.spawn(argv, "dramatiq")], self.name, self.config)
-        try:
-            self._wait_ready(group)
-        except BaseException:
-            self.stop(group, graceful=False)
-            raise
-        return group
+        return self.started(group, lambda: self._booted(group), "booted", START_TIMEOUT)
 
-    def _wait_ready(self, group: WorkerGroup) -> None:
-        """Return once every worker process of the group has booted (ReadyFile in wire.py)."""
+    def _booted(self, group: WorkerGroup) -> bool:
+        """Every worker process of the group has booted (ReadyFile in wire.py)."""
         ready = self.run_dir / READY_DIR
-        deadline = time.monotonic() + START_TIMEOUT
-        main = group.processes[0]
-        while True:
-            if main.poll() is not None:
-                raise RuntimeError(f"dramatiq exited at start-up with code {main.returncode}: "
-                                   f"{self.log_tail('dramatiq')}")
-            booted = {int(p.name) for p in ready.glob("*")} if ready.is_dir() else set()
-            mine = set(procs.alive(group.pids)) - set(group.pids)
-            if len(booted & mine) >= self.config.processes:
-                return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"dramatiq workers did not boot within {START_TIMEOUT:.0f} s: "
-                                   f"{self.log_tail('dramatiq')}")
-            time.sleep(READY_POLL_S)
+        booted = {int(p.name) for p in ready.glob("*")} if ready.is_dir() else set()
+        mine = set(procs.alive(group.pids)) - set(group.pids)
+        return len(booted & mine) >= self.config.processes
 
     # -- jobs ------------------------------------------------------------------------------
 

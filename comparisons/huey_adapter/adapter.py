@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import datetime as dt
 import signal
-import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -47,7 +46,6 @@ from comparisons.huey_adapter.app import (
 )
 from core import procs
 from core.contract import (
-    READY_POLL_S,
     JobSpec,
     Registries,
     RetryPolicy,
@@ -132,30 +130,14 @@ class HueySystem(System):
         if "delay" in options:
             argv += ["--delay", str(options["delay"]), "--max-delay", str(options["max_delay"])]
         group = WorkerGroup([self.spawn(argv, "huey")], self.name, self.config)
-        try:
-            self._wait_ready(group)
-        except BaseException:
-            self.stop(group, graceful=False)
-            raise
-        return group
+        return self.started(group, lambda: self._booted(group), "started", START_TIMEOUT)
 
-    def _wait_ready(self, group: WorkerGroup) -> None:
-        """Return once every worker of the consumer ran Huey's startup hooks (app.py)."""
+    def _booted(self, group: WorkerGroup) -> bool:
+        """Every worker of the consumer ran Huey's startup hooks (app.py)."""
         ready = self.run_dir / READY_DIR
-        deadline = time.monotonic() + START_TIMEOUT
-        consumer = group.processes[0]
-        while True:
-            if consumer.poll() is not None:
-                raise RuntimeError(f"huey_consumer exited at start-up with code "
-                                   f"{consumer.returncode}: {self.log_tail('huey')}")
-            mine = set(procs.alive(group.pids))
-            booted = list(ready.glob("*")) if ready.is_dir() else []
-            if sum(1 for p in booted if int(p.name.split("-")[0]) in mine) >= self.config.concurrency:
-                return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"huey workers did not start within {START_TIMEOUT:.0f} s: "
-                                   f"{self.log_tail('huey')}")
-            time.sleep(READY_POLL_S)
+        mine = set(procs.alive(group.pids))
+        booted = list(ready.glob("*")) if ready.is_dir() else []
+        return sum(1 for p in booted if int(p.name.split("-")[0]) in mine) >= self.config.concurrency
 
     # -- jobs ------------------------------------------------------------------------------
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import signal
-import time
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -26,7 +25,6 @@ from comparisons.resque_clone.client import Resque
 from comparisons.resque_clone.probe_job import ENV_PRELOAD, QueuebenchProbe, QueuebenchRetryProbe
 from comparisons.resque_clone.retry import DEFAULT_BACKOFF
 from core.contract import (
-    READY_POLL_S,
     JobSpec,
     Registries,
     RetryPolicy,
@@ -90,26 +88,13 @@ class ResqueCloneSystem(System):
         procs = [self.spawn(self.argv(i), f"resque_clone-worker-{i}", env)
                  for i in range(self.config.processes)]
         group = WorkerGroup(procs, self.name, self.config)
-        try:
-            self._wait_registered(group)
-        except BaseException:
-            group.kill()
-            raise
-        return group
+        return self.started(group, lambda: self._registered(group), "registered", START_TIMEOUT)
 
-    def _wait_registered(self, group: WorkerGroup) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        want = {str(p.pid) for p in group.processes}
-        while time.monotonic() < deadline:
-            ids = self.client.workers()
-            if want <= {w.split(":")[1] for w in ids if w.count(":") >= 2}:
-                return
-            for i, p in enumerate(group.processes):
-                if p.poll() is not None:
-                    tail = self.log_tail(f"resque_clone-worker-{i}", 2000)
-                    raise RuntimeError(f"resque_clone worker {p.pid} exited with {p.returncode}:\n{tail}")
-            time.sleep(READY_POLL_S)
-        raise TimeoutError(f"resque_clone workers did not register within {START_TIMEOUT} s")
+    def _registered(self, group: WorkerGroup) -> bool:
+        """Every worker process is in resque:workers (its id is host:pid:queues)."""
+        ids = self.client.workers()
+        return {str(p.pid) for p in group.processes} <= {w.split(":")[1] for w in ids
+                                                           if w.count(":") >= 2}
 
     # -- jobs -------------------------------------------------------------------------------
 

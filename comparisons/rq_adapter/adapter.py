@@ -49,7 +49,6 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from comparisons.rq_adapter.jobs import META_RETRY_MAX
 from comparisons.rq_adapter.preload import ENV_WORKLOAD
 from core.contract import (
-    READY_POLL_S,
     JobSpec,
     Registries,
     RetryPolicy,
@@ -139,30 +138,11 @@ class RQSystem(System):
                 argv += ["--config", "comparisons.rq_adapter.preload"]
             processes.append(self.spawn([*argv, *self.queue_names], f"rq-worker-{i}", env))
         group = WorkerGroup(processes, self.name, self.config)
-        try:
-            self._wait_registered(group, names)
-        except BaseException:
-            self.stop(group, graceful=False)
-            raise
+        # every worker has registered itself in Redis (RQ's Worker.all)
+        self.started(group, lambda: set(names) <= {w.name for w in Worker.all(connection=self.redis)},
+                     "registered", START_TIMEOUT)
         self._group, self._group_has_scheduler = group, with_scheduler
         return group
-
-    def _wait_registered(self, group: WorkerGroup, names: list[str]) -> None:
-        """Return once every worker has registered itself in Redis (RQ's Worker.all)."""
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            for i, proc in enumerate(group.processes):
-                if proc.poll() is not None:
-                    raise RuntimeError(
-                        f"rq worker {i} exited at start-up with code {proc.returncode}: "
-                        f"{self.log_tail(f'rq-worker-{i}')}"
-                    )
-            registered = {w.name for w in Worker.all(connection=self.redis)}
-            if set(names) <= registered:
-                return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"rq workers did not register within {START_TIMEOUT:.0f} s")
-            time.sleep(READY_POLL_S)
 
     def _start_scheduler_process(self) -> None:
         """A delayed / retried job arrived after start without a scheduler: run RQ's own

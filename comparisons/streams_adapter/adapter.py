@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -59,7 +58,6 @@ from comparisons.streams_adapter.app import (  # noqa: E402
     make_source,
 )
 from core.contract import (
-    READY_POLL_S,
     JobSpec,
     Registries,
     RetryPolicy,
@@ -169,32 +167,14 @@ class StreamsSystem(System):
             env = {**self.worker_env(), ENV_CONSUMER: consumer}
             processes.append(self.spawn(argv, f"streams-worker-{i}", env))
         group = WorkerGroup(processes, self.name, self.config)
-        try:
-            self._wait_consumers(group, names)
-        except BaseException:
-            self.stop(group, graceful=False)
-            raise
+        # every worker's consumer waits in XREADGROUP (its connections carry the consumer's
+        # name; Redis 6.2 lists a consumer in XINFO CONSUMERS only once it got an entry)
+        self.started(group, lambda: set(names) <= self._reading(), "in the consumer group",
+                     START_TIMEOUT)
         self._group = group
         if self._needs_scheduler or self._has_schedules():
             self._start_scheduler()
         return group
-
-    def _wait_consumers(self, group: WorkerGroup, names: list[str]) -> None:
-        """Return once every worker's consumer waits in XREADGROUP (its connections carry the
-        consumer's name; Redis 6.2 lists a consumer in XINFO CONSUMERS only once it got an
-        entry)."""
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            for i, proc in enumerate(group.processes):
-                if proc.poll() is not None:
-                    raise RuntimeError(f"streams worker {i} exited at start-up with code "
-                                       f"{proc.returncode}: {self.log_tail(f'streams-worker-{i}')}")
-            if set(names) <= self._reading():
-                return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"streams workers did not join the consumer group within "
-                                   f"{START_TIMEOUT:.0f} s")
-            time.sleep(READY_POLL_S)
 
     def _reading(self) -> set[str]:
         """Names of the clients now in XREADGROUP."""
