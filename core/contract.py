@@ -32,7 +32,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 from core import procs
 from core.errors import UnknownName
@@ -171,6 +171,17 @@ class WorkerGroup:
 
 # ---------------------------------------------------------------------------------------------
 # The contract
+
+Q = TypeVar("Q")
+
+
+def consumed_queue(queues: dict[str, Q], name: str, system: str) -> Q:
+    """What `queues` holds for a job's queue; a queue no worker of this system consumes is
+    refused, since a job sent there would never run."""
+    if name not in queues:
+        raise ValueError(f"{system} workers here consume queues {', '.join(queues)}; "
+                         f"a job for queue {name!r} would never run")
+    return queues[name]
 
 
 # how often a start-up wait looks for the workers' sign of readiness (a file, a heartbeat, a

@@ -51,6 +51,7 @@ from core.contract import (
     System,
     SystemConfig,
     WorkerGroup,
+    consumed_queue,
 )
 from core.errors import ConfigUnavailable
 from core.procs import console_script
@@ -168,12 +169,7 @@ class CelerySystem(System):
     # -- jobs ------------------------------------------------------------------------------
 
     def _queue(self, name: str) -> str:
-        if name not in self.queue_names:
-            raise ValueError(
-                f"celery workers here consume queues {', '.join(self.queue_names)}; "
-                f"a job for queue {name!r} would never run"
-            )
-        return self.queue_names[name]
+        return consumed_queue(self.queue_names, name, "celery")
 
     def _send(self, job: JobSpec, producer: Any = None) -> None:
         retry = retry_kwarg(job.retry)

@@ -63,6 +63,7 @@ from core.contract import (
     System,
     SystemConfig,
     WorkerGroup,
+    consumed_queue,
 )
 from core.errors import ConfigUnavailable
 from workloads import registry as workload_registry
@@ -175,12 +176,7 @@ class DramatiqSystem(System):
     # -- jobs ------------------------------------------------------------------------------
 
     def _queue(self, name: str) -> str:
-        if name not in self.queue_names:
-            raise ValueError(
-                f"dramatiq workers here consume queues {', '.join(self.queue_names)}; "
-                f"a job for queue {name!r} would never run"
-            )
-        return self.queue_names[name]
+        return consumed_queue(self.queue_names, name, "dramatiq")
 
     def _message(self, job: JobSpec) -> dramatiq.Message:
         return dramatiq.Message(queue_name=self._queue(job.queue), actor_name=ACTOR_NAME,

@@ -45,14 +45,7 @@ from comparisons.huey_adapter.app import (
     make_huey,
 )
 from core import procs
-from core.contract import (
-    JobSpec,
-    Registries,
-    RetryPolicy,
-    System,
-    SystemConfig,
-    WorkerGroup,
-)
+from core.contract import JobSpec, Registries, RetryPolicy, System, SystemConfig, WorkerGroup
 from workloads import registry as workload_registry
 
 START_TIMEOUT = 60.0

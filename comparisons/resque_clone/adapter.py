@@ -24,14 +24,7 @@ from comparisons.resque_clone import delayed, keys, registry
 from comparisons.resque_clone.client import Resque
 from comparisons.resque_clone.probe_job import ENV_PRELOAD, QueuebenchProbe, QueuebenchRetryProbe
 from comparisons.resque_clone.retry import DEFAULT_BACKOFF
-from core.contract import (
-    JobSpec,
-    Registries,
-    RetryPolicy,
-    System,
-    SystemConfig,
-    WorkerGroup,
-)
+from core.contract import JobSpec, Registries, RetryPolicy, System, SystemConfig, WorkerGroup
 from core.errors import NotSupported
 
 JOB_MODULE = "comparisons.resque_clone.probe_job"

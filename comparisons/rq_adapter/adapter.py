@@ -55,6 +55,7 @@ from core.contract import (
     System,
     SystemConfig,
     WorkerGroup,
+    consumed_queue,
 )
 from core.errors import NotSupported
 from core.procs import console_script
@@ -161,12 +162,7 @@ class RQSystem(System):
     # -- jobs ------------------------------------------------------------------------------
 
     def _queue(self, name: str) -> Queue:
-        if name not in self.queues:
-            raise ValueError(
-                f"rq workers here listen to queues {', '.join(self.queue_names)}; "
-                f"a job for queue {name!r} would never run"
-            )
-        return self.queues[name]
+        return consumed_queue(self.queues, name, "rq")
 
     def _prepare(self, job: JobSpec) -> dict[str, Any]:
         """Check a job and note whether it needs the scheduler; the keyword arguments of

@@ -57,14 +57,7 @@ from comparisons.streams_adapter.app import (  # noqa: E402
     make_broker,
     make_source,
 )
-from core.contract import (
-    JobSpec,
-    Registries,
-    RetryPolicy,
-    System,
-    SystemConfig,
-    WorkerGroup,
-)
+from core.contract import JobSpec, Registries, RetryPolicy, System, SystemConfig, WorkerGroup
 from core.errors import NotSupported
 from workloads import registry as workload_registry
 
