@@ -210,6 +210,19 @@ def test_an_unknown_workload_is_refused_before_any_worker_starts(
     assert "highlight" in str(err.value)
 
 
+@pytest.mark.parametrize("fixed", ["celery", "dramatiq", "rq"])
+def test_a_job_for_a_queue_no_worker_consumes_is_refused_and_nothing_is_queued(
+    drive: Callable[..., Driven], fixed: str
+) -> None:
+    """Systems whose workers consume a fixed set of queues refuse a job for another one, naming
+    the queues they do consume, instead of queueing a job that would never run."""
+    d = drive(fixed)
+    with pytest.raises(ValueError) as err:
+        d.system.enqueue(d.job("noop", queue="nowhere"))
+    assert "'nowhere' would never run" in str(err.value) and "default" in str(err.value)
+    assert d.system.pending() == 0
+
+
 def test_queuebench_list_shows_every_system_and_its_configs() -> None:
     env = {**os.environ, "COLUMNS": "250"}
     out = subprocess.run(
