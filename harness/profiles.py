@@ -6,9 +6,9 @@ each scenario runs under it (sizes, workloads, configs) is declared by the scena
            scenarios, 163 cells: about 7.5 minutes on 2 cores at load 1-3; of the cells' time
            72 % is measuring and 25 % the workers' own boot, 0.3-1.7 s a start; each cell's
            `timings` in results.json say where its time went).
-- default: `tox -e bench`; 3 repeats of every compared figure (about 33 minutes on 2 cores at
-           load 2-3: throughput and latency measured at 12.5 minutes, the rest estimated from the
-           quick run's per-cell times). A cell refused in its first repeat is not run again.
+- default: `tox -e bench`; 3 repeats of every compared figure (507 cell runs, 29 min 45 s on 2
+           cores at load 0.1-1.9, measured whole: 76 % measuring, 18 % boot). A cell refused in
+           its first repeat is not run again.
 - full:    larger sizes and sweeps, 5 repeats, every named config.
 """
 
