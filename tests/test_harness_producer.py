@@ -119,3 +119,17 @@ def test_a_sparse_paced_producer_wakes_on_time(redis_client: redis.Redis) -> Non
     50-100 µs a bare sleep() overshoots by."""
     stats = producer.paced(lambda job: None, jobs(100), 200.0, seed=5)
     assert stats.lag_us()["p50"] is not None and stats.lag_us()["p50"] < 50
+
+
+@pytest.mark.parametrize(("rate", "limited"), [(66.0, False), (400.0, True), (13_000.0, True)])
+def test_a_lag_is_generator_limited_only_past_one_gap_between_arrivals_or_2_ms(
+        rate: float, limited: bool) -> None:
+    """A producer 5 ms late on two jobs in a hundred (hiccups of shared CPUs): at 66 jobs/s (a gap
+    of 15 ms) the offer is still the planned one; at 400 jobs/s (2.5 ms gaps) or 13,000 it is not."""
+    from harness.scenarios.latency import _lag
+
+    planned = [i * 1_000_000 for i in range(100)]
+    sent = [p + (5_000_000 if i in (30, 70) else 20_000) for i, p in enumerate(planned)]
+    lag = _lag(producer.ProducerStats(planned=planned, sent=sent), rate)
+    assert lag["p99"] >= 4_000 and lag["limited"] is limited
+    assert lag["bound_us"] == pytest.approx(max(2_000, 1e6 / rate), abs=0.1)
