@@ -2,7 +2,7 @@
 
     queuebench list            workloads, systems (with their configs) and scenarios
     queuebench run             measure the systems (harness/run_command.py)
-    queuebench report RUN_DIR  (re)build a run's HTML report (reports/)
+    queuebench report RUN_DIR  (re)build a run's HTML report (python -m reports)
     queuebench compare A B     two runs side by side, changes beyond the spread flagged
     queuebench redis           a private Redis in the foreground; prints its URL; Ctrl-C stops it
     queuebench agent           run workers on this host for a coordinator (harness/agent.py)
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import subprocess
 import sys
 import threading
 from collections.abc import Callable
@@ -76,31 +77,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run(args)
 
 
-def _write_page(label: str, write: Callable[[], Path]) -> int:
-    """Write a report page and print its path; a ResultsError is a clear message and exit 2."""
-    from core.errors import ResultsError
-
-    try:
-        path = write()
-    except ResultsError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        return 2
-    print(f"{label}: {path}", flush=True)
-    return 0
+def _reports(*argv: str) -> int:
+    """Run the report's own command line (reports/cli.py) as its own process: the harness never
+    imports reports. Its output and exit status are this command's."""
+    return subprocess.call([sys.executable, "-m", "reports", *argv])
 
 
 @command("report")
 def cmd_report(args: argparse.Namespace) -> int:
-    from reports import build
-
-    return _write_page("report", lambda: build(args.run_dir, args.out))
+    return _reports("build", str(args.run_dir), "--out", str(args.out))
 
 
 @command("compare")
 def cmd_compare(args: argparse.Namespace) -> int:
-    from reports import compare
-
-    return _write_page("comparison", lambda: compare(args.run_a, args.run_b, args.out))
+    out = ["--out", str(args.out)] if args.out is not None else []
+    return _reports("compare", str(args.run_a), str(args.run_b), *out)
 
 
 @command("redis")

@@ -15,6 +15,8 @@ import contextlib
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -526,12 +528,14 @@ def _refused_again(spec: CellSpec, first: Cell, repeat: int) -> Cell:
 
 
 def build_report(run_path: Path, out_root: Path) -> tuple[bool, str]:
-    """Build the run's report under out_root; a failure is a message, never lost results."""
-    from reports import build
-
-    try:
-        out = build(run_path, out_root)
-    except Exception as exc:
-        return False, (f"the report failed ({type(exc).__name__}: {exc}); results are in "
-                       f"{run_path}; retry with `queuebench report {run_path}`")
-    return True, f"report: {out} (and {out_root / 'latest'})"
+    """Build the run's report under out_root, in its own process (`python -m reports`: the
+    harness never imports reports); a failure is a message, never lost results."""
+    done = subprocess.run([sys.executable, "-m", "reports", "build", str(run_path),
+                           "--out", str(out_root)], capture_output=True, text=True)
+    if done.returncode != 0:
+        why = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+        return False, (f"the report failed ({why}); results are in {run_path}; retry with "
+                       f"`queuebench report {run_path}`")
+    printed = done.stdout.strip().splitlines()
+    page = printed[-1].removeprefix("report: ") if printed else str(out_root)
+    return True, f"report: {page} (and {out_root / 'latest'})"

@@ -43,3 +43,23 @@ def test_a_wrong_flag_is_refused_with_usage(tmp_path: Path) -> None:
     done = queuebench("report", str(FIXTURE), "--colour", cwd=tmp_path)
     assert done.returncode == 2
     assert "unrecognized arguments: --colour" in done.stderr
+
+
+def test_a_run_whose_report_fails_keeps_its_results_and_says_how_to_retry(tmp_path: Path) -> None:
+    from harness import runner
+
+    run = tmp_path / "run"
+    shutil.copytree(FIXTURE, run)
+    (run / "results.json").write_text("{ not json")
+    ok, message = runner.build_report(run, tmp_path / "out")
+    assert not ok
+    assert f"retry with `queuebench report {run}`" in message
+    assert (run / "results.json").read_text() == "{ not json"
+
+
+def test_the_harness_builds_the_report_in_its_own_process(tmp_path: Path) -> None:
+    """The report is `python -m reports`, never imported by the harness (architecture.md)."""
+    done = subprocess.run([sys.executable, "-m", "reports", "build", str(FIXTURE), "--out",
+                           str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"report: {tmp_path / 'out' / '20261127-231500' / 'index.html'}"
