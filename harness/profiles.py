@@ -28,11 +28,16 @@ class Profile:
     rtt_ms: float = 0.0  # round trip added between every process and Redis (queuebench run --rtt)
     agents: tuple[str, ...] = ()  # hosts whose agents run the workers (queuebench run --agents)
     control_url: str = ""  # their control broker (queuebench run --control)
+    # a config other than a system's main one ("default") runs at most this many times: the
+    # Variants table shows what one knob changes (an order of magnitude, labelled "1 run"),
+    # the compared figures of the summary are the main configs' (None: every config alike)
+    variant_repeats: int | None = None
 
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (
     Profile("quick", 1, "every system and scenario at small sizes, once (CI)"),
-    Profile("default", 3, "3 repeats of every compared figure (tox -e bench)"),
+    Profile("default", 3, "3 repeats of every compared figure, other configs once (tox -e bench)",
+            variant_repeats=1),
     Profile("full", 5, "larger sizes and sweeps, 5 repeats, every named config"),
 )}
 assert tuple(PROFILES) == PROFILE_NAMES

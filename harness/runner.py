@@ -45,6 +45,8 @@ from harness import hdr, metadata
 from harness.profiles import Profile, select_configs
 from harness.scenarios.common import CellContext, CellSpec, Earlier, default_cells
 
+MAIN_CONFIG = "default"  # every system's main config; a profile may run the others fewer times
+
 __all__ = ["RunOptions", "Plan", "UsageError", "plan", "execute", "run_cell", "sweep"]
 
 
@@ -94,9 +96,13 @@ class Plan:
     scenarios: dict[str, Scenario]
     repeats: int  # the most any scenario runs
     scenario_repeats: dict[str, int] = field(default_factory=dict)  # a Plan.repeats of its own
+    variant_repeats: int | None = None  # at most this many of a config other than "default"
 
-    def repeats_of(self, scenario: str) -> int:
-        return self.scenario_repeats.get(scenario, self.repeats)
+    def repeats_of(self, scenario: str, config: str = MAIN_CONFIG) -> int:
+        n = self.scenario_repeats.get(scenario, self.repeats)
+        if config != MAIN_CONFIG and self.variant_repeats is not None:
+            return min(n, self.variant_repeats)
+        return n
 
 
 # ---------------------------------------------------------------------------------------------
@@ -225,7 +231,8 @@ def plan(options: RunOptions) -> Plan:
     if any(r < 1 for r in own.values()):
         raise UsageError(f"a scenario's plan declares fewer than 1 repeat: {own}")
     return Plan(cells, skipped, systems_info, chosen, max([repeats, *own.values()]),
-                {name: own.get(name, repeats) for name in chosen})
+                {name: own.get(name, repeats) for name in chosen},
+                None if options.repeats else options.profile.variant_repeats)
 
 
 def _cells(scenario: Scenario, cls: type[System] | None, configs: list[str],
@@ -409,6 +416,8 @@ def execute(options: RunOptions, progress: Progress | None = None) -> tuple[Run,
             run.metadata = metadata.collect(url, not env.get("REDIS_URL"), options.argv or None)
             run.metadata["redis_url"] = redact(url)
             run.metadata["repeats"] = the_plan.repeats
+            if the_plan.variant_repeats is not None:
+                run.metadata["variant_repeats"] = the_plan.variant_repeats
             with rtt_proxy.maybe_proxy(url, options.rtt) as proxy:
                 run.metadata["rtt_ms"] = options.rtt
                 if proxy is not None:  # every process of every cell talks through it
@@ -480,7 +489,7 @@ def _new_run_path(run: Run, out: Path) -> Path:
 def _run_cells(the_plan: Plan, run: Run, run_path: Path, url: str,
                progress: Progress | None, direct_url: str | None = None,
                encoder: results.Encoder | None = None) -> None:
-    total = sum(the_plan.repeats_of(spec.scenario) for spec in the_plan.cells)
+    total = sum(the_plan.repeats_of(spec.scenario, spec.config_name) for spec in the_plan.cells)
     done = 0
 
     def earlier(scenario: str) -> list[dict[str, Any]]:
@@ -489,7 +498,7 @@ def _run_cells(the_plan: Plan, run: Run, run_path: Path, url: str,
     refused: dict[tuple[str, ...], Cell] = {}  # cells whose first repeat said "unsupported"
     for repeat in range(the_plan.repeats):
         for spec in the_plan.cells:
-            if repeat >= the_plan.repeats_of(spec.scenario):
+            if repeat >= the_plan.repeats_of(spec.scenario, spec.config_name):
                 continue
             if progress:
                 label = f"{spec.scenario} {spec.system} {spec.config_name} {spec.workload} {spec.tag}"

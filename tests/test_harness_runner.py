@@ -429,3 +429,20 @@ def test_the_plan_records_the_original_each_system_clones(tmp_path: Path) -> Non
         scenario_decls=tiny(), scenarios=["throughput"], out=tmp_path, build_report=False))
     assert plan.systems["sidekiq_clone"]["original"] == "sidekiq_ruby"
     assert plan.systems["calibration"]["original"] is None
+
+
+def test_a_profile_runs_other_configs_fewer_times_than_the_main_one(tmp_path: Path,
+                                                                    redis_url: str) -> None:
+    """The default profile's rule: the main config ("default") every repeat, a variant at most
+    variant_repeats times, recorded in the run's metadata; --repeat runs every config alike."""
+    sizes = {"throughput": {"n": 20, "concurrency": [1], "warmup": 2}}
+    opts = options(tmp_path, redis_url, sizes, scenarios=["throughput"],
+                   configs=["default", "poll-0.1"])
+    opts.profile = Profile("tiny", 2, variant_repeats=1)
+    _, run_path = runner.execute(opts)
+    data = json.loads((run_path / "results.json").read_text())
+    ran = [(c["config"], c["repeat"]) for c in data["cells"] if c["status"] == "ok"]
+    assert sorted(ran) == [("default", 0), ("default", 1), ("poll-0.1", 0)]
+    assert data["metadata"]["variant_repeats"] == 1
+    forced = runner.plan(replace(opts, repeats=2))
+    assert forced.repeats_of("throughput", "poll-0.1") == 2
