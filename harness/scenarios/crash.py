@@ -245,7 +245,7 @@ SCENARIO = Scenario(
     profiles={
         "quick": Plan({"n": 4, "ms": 300, "window_s": 3.0, "warmup": 1,
                        "targets": ["worker", "child"]}),
-        "default": Plan({"n": 6, "ms": 300, "window_s": 3.0, "warmup": 1,
+        "default": Plan({"n": 6, "ms": 200, "window_s": 2.5, "warmup": 1,
                          "targets": ["worker", "child"]},
                         configs=("default", "reliable", "acks_late", "claim_short")),
         # 4 trials x 5 repeats: at least 20 kills per system, config and target

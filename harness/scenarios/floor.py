@@ -185,7 +185,7 @@ SCENARIO = Scenario(
     profiles={
         "quick": Plan({"hop_n": 200, "hop_rate": 200.0, "drain_n": 2000, "warmup": 10,
                        "connections": [1, 10]}),
-        "default": Plan({"hop_n": 600, "hop_rate": 200.0, "drain_n": 10000, "warmup": 20,
+        "default": Plan({"hop_n": 400, "hop_rate": 200.0, "drain_n": 5000, "warmup": 20,
                          "connections": CONNECTIONS}),
         "full": Plan({"hop_n": 3000, "hop_rate": 300.0, "drain_n": 50000, "warmup": 50,
                       "connections": CONNECTIONS}),

@@ -120,7 +120,7 @@ SCENARIO = Scenario(
         # noop n is large so a fast system drains for a measurable time (200 jobs last 30 ms at
         # 7,000 jobs/s); the budget stops a slow one after 2 s of completions
         "default": Plan({"n": {"noop": 2000, "highlight": 40}, "concurrency": [1, 4],
-                         "budget_s": 2.0, "sweep_workloads": ["noop"],
+                         "budget_s": 1.0, "sweep_workloads": ["noop"],
                          "sweep_configs": ["default"], "variant_workloads": ["noop"],
                          "warmup": 10},
                         workloads=("noop", "highlight"), configs=("default", *VARIANTS)),
