@@ -166,6 +166,8 @@ class Scenario:
     summarize: the cell statuses whose figures enter the summary ("unsupported" too for a
       scenario that still reports what became of the jobs, e.g. retries without retries).
     order: the place in the run and on the page (lower first; ties by name).
+    alone: its cells read server-wide counters (INFO): never run beside another cell, even in
+      a profile that runs cells at once.
     """
 
     name: str
@@ -183,6 +185,7 @@ class Scenario:
     summarize: tuple[str, ...] = ("ok",)
     order: int = 100
     description: str = ""  # one line for `queuebench list`
+    alone: bool = False
 
     def plan(self, profile: str) -> Plan:
         if profile in self.profiles:

@@ -32,10 +32,14 @@ class Profile:
     # Variants table shows what one knob changes (an order of magnitude, labelled "1 run"),
     # the compared figures of the summary are the main configs' (None: every config alike)
     variant_repeats: int | None = None
+    # cells of one scenario run at once, each on its own database: only for a smoke test (quick),
+    # whose figures say that everything runs, not how fast; 1 = one cell at a time
+    parallel: int = 1
 
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (
-    Profile("quick", 1, "every system and scenario at small sizes, once (CI)"),
+    Profile("quick", 1, "every system and scenario at small sizes, once, 3 cells at once (CI)",
+            parallel=3),
     Profile("default", 3, "3 repeats of every compared figure, other configs once (tox -e bench)",
             variant_repeats=1),
     Profile("full", 5, "larger sizes and sweeps, 5 repeats, every named config"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import shutil
 import signal
 import subprocess
@@ -20,9 +21,11 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import psutil
 
@@ -45,6 +48,7 @@ from harness import hdr, metadata
 from harness.profiles import Profile, select_configs
 from harness.scenarios.common import CellContext, CellSpec, Earlier, default_cells
 
+REDIS_DATABASES = 16  # redis-server's default `databases`: the parallel slots' numbers stay under it
 MAIN_CONFIG = "default"  # every system's main config; a profile may run the others fewer times
 
 __all__ = ["RunOptions", "Plan", "UsageError", "plan", "execute", "run_cell", "sweep"]
@@ -97,6 +101,7 @@ class Plan:
     repeats: int  # the most any scenario runs
     scenario_repeats: dict[str, int] = field(default_factory=dict)  # a Plan.repeats of its own
     variant_repeats: int | None = None  # at most this many of a config other than "default"
+    parallel: int = 1  # cells of one scenario run at once, each on its own database
 
     def repeats_of(self, scenario: str, config: str = MAIN_CONFIG) -> int:
         n = self.scenario_repeats.get(scenario, self.repeats)
@@ -232,7 +237,8 @@ def plan(options: RunOptions) -> Plan:
         raise UsageError(f"a scenario's plan declares fewer than 1 repeat: {own}")
     return Plan(cells, skipped, systems_info, chosen, max([repeats, *own.values()]),
                 {name: own.get(name, repeats) for name in chosen},
-                None if options.repeats else options.profile.variant_repeats)
+                None if options.repeats else options.profile.variant_repeats,
+                1 if options.hosts else options.profile.parallel)
 
 
 def _cells(scenario: Scenario, cls: type[System] | None, configs: list[str],
@@ -418,6 +424,7 @@ def execute(options: RunOptions, progress: Progress | None = None) -> tuple[Run,
             run.metadata["repeats"] = the_plan.repeats
             if the_plan.variant_repeats is not None:
                 run.metadata["variant_repeats"] = the_plan.variant_repeats
+            run.metadata["parallel"] = the_plan.parallel
             with rtt_proxy.maybe_proxy(url, options.rtt) as proxy:
                 run.metadata["rtt_ms"] = options.rtt
                 if proxy is not None:  # every process of every cell talks through it
@@ -496,27 +503,97 @@ def _run_cells(the_plan: Plan, run: Run, run_path: Path, url: str,
         return [c.to_json() for c in run.cells if c.scenario == scenario]
 
     refused: dict[tuple[str, ...], Cell] = {}  # cells whose first repeat said "unsupported"
+
+    def measure(spec: CellSpec, repeat: int, db: int = 0) -> Cell:
+        key = _spec_key(spec)
+        if key in refused:
+            return _refused_again(spec, refused[key], repeat)
+        return run_cell(the_plan.scenarios[spec.scenario], spec, repeat, with_db(url, db),
+                        run_path, earlier, direct_url=with_db(direct_url or url, db))
+
+    def record(spec: CellSpec, cell: Cell) -> None:
+        nonlocal done
+        if cell.status == "unsupported" and not cell.metrics:
+            refused.setdefault(_spec_key(spec), cell)
+        run.cells.append(cell)
+        done += 1
+        run.summary = _summary(the_plan, run, encoder)
+        results.write(run, run_path, encoder)
+        if progress:
+            progress(cell.id, done, total, cell)
+
     for repeat in range(the_plan.repeats):
-        for spec in the_plan.cells:
-            if repeat >= the_plan.repeats_of(spec.scenario, spec.config_name):
+        todo = [spec for spec in the_plan.cells
+                if repeat < the_plan.repeats_of(spec.scenario, spec.config_name)]
+        for batch in _by_scenario(todo):
+            if the_plan.parallel > 1 and len(batch) > 1 \
+                    and not the_plan.scenarios[batch[0].scenario].alone:
+                _run_parallel(batch, repeat, the_plan.parallel, measure, record, progress,
+                              done, total)
                 continue
-            if progress:
-                label = f"{spec.scenario} {spec.system} {spec.config_name} {spec.workload} {spec.tag}"
-                progress(f"{label} r{repeat}".replace("  ", " "), done, total, None)
-            key = _spec_key(spec)
-            if key in refused:
-                cell = _refused_again(spec, refused[key], repeat)
-            else:
-                cell = run_cell(the_plan.scenarios[spec.scenario], spec, repeat, url, run_path,
-                                earlier, direct_url=direct_url)
-                if cell.status == "unsupported" and not cell.metrics:
-                    refused[key] = cell
-            run.cells.append(cell)
-            done += 1
-            run.summary = _summary(the_plan, run, encoder)
-            results.write(run, run_path, encoder)
-            if progress:
-                progress(cell.id, done, total, cell)
+            for spec in batch:
+                if progress:
+                    progress(_label(spec, repeat), done, total, None)
+                record(spec, measure(spec, repeat))
+
+
+def _label(spec: CellSpec, repeat: int) -> str:
+    label = f"{spec.scenario} {spec.system} {spec.config_name} {spec.workload} {spec.tag}"
+    return f"{label} r{repeat}".replace("  ", " ")
+
+
+def _by_scenario(specs: list[CellSpec]) -> list[list[CellSpec]]:
+    """Consecutive cells of one scenario: a batch needs only earlier scenarios' cells."""
+    batches: list[list[CellSpec]] = []
+    for spec in specs:
+        if batches and batches[-1][0].scenario == spec.scenario:
+            batches[-1].append(spec)
+        else:
+            batches.append([spec])
+    return batches
+
+
+def _run_parallel(batch: list[CellSpec], repeat: int, parallel: int,
+                  measure: Callable[[CellSpec, int, int], Cell],
+                  record: Callable[[CellSpec, Cell], None], progress: Progress | None,
+                  done: int, total: int) -> None:
+    """Up to `parallel` cells of one scenario at once, each on a database of its own (the URL's
+    own number + its slot): a profile that asks for this (quick) is a smoke test whose figures
+    are not compared, so sharing the machine costs nothing it promises. Records are kept in the
+    order the cells end; Ctrl-C stops waiting at once (the run's sweep stops their workers)."""
+    slots: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for slot in range(parallel):
+        slots.put(slot)
+
+    def one(spec: CellSpec) -> Cell:
+        slot = slots.get()
+        try:
+            return measure(spec, repeat, slot)
+        finally:
+            slots.put(slot)
+
+    if progress:
+        progress(f"{batch[0].scenario}: {len(batch)} cells, {parallel} at once r{repeat}",
+                 done, total, None)
+    pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="cell")
+    try:
+        futures = {pool.submit(one, spec): spec for spec in batch}
+        for future in as_completed(futures):
+            record(futures[future], future.result())
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def with_db(url: str, offset: int) -> str:
+    """url with its database number moved up by offset (redis://h:p/2, 1 -> redis://h:p/3)."""
+    if not offset:
+        return url
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    if base + offset >= REDIS_DATABASES:
+        raise UsageError(f"parallel cells need databases {base}-{base + offset} of "
+                         f"{redact(url)}; Redis has {REDIS_DATABASES} by default")
+    return urlunsplit(parts._replace(path=f"/{base + offset}"))
 
 
 def _spec_key(spec: CellSpec) -> tuple[str, ...]:

@@ -446,3 +446,30 @@ def test_a_profile_runs_other_configs_fewer_times_than_the_main_one(tmp_path: Pa
     assert data["metadata"]["variant_repeats"] == 1
     forced = runner.plan(replace(opts, repeats=2))
     assert forced.repeats_of("throughput", "poll-0.1") == 2
+
+
+def test_a_smoke_profile_runs_cells_of_one_scenario_at_once_each_on_its_own_database(
+        tmp_path: Path, redis_url: str) -> None:
+    """parallel=2: the two configs' cells of a scenario are started together, each on a
+    database of its own, and both measure; a scenario that reads server-wide counters (the
+    floor, rtt) runs alone."""
+    sizes = {"throughput": {"n": 200, "concurrency": [1], "warmup": 2}}
+    opts = options(tmp_path, redis_url, sizes, scenarios=["throughput"],
+                   configs=["poll-0.1", "poll-0.5"])
+    opts.profile = Profile("tiny", 1, parallel=2)
+    said: list[str] = []
+    _, run_path = runner.execute(opts, progress=lambda label, *_: said.append(label))
+    data = json.loads((run_path / "results.json").read_text())
+    cells = [c for c in data["cells"] if c["scenario"] == "throughput"]
+    assert [c["status"] for c in cells] == ["ok", "ok"], [c.get("reason") for c in cells]
+    assert "throughput: 2 cells, 2 at once r0" in said
+    assert data["metadata"]["parallel"] == 2
+    assert registry.scenario("floor").alone and registry.scenario("rtt").alone
+
+
+def test_a_parallel_slot_is_the_urls_own_database_moved_up() -> None:
+    assert runner.with_db("redis://127.0.0.1:7000", 2) == "redis://127.0.0.1:7000/2"
+    assert runner.with_db("redis://127.0.0.1:7000/3", 1) == "redis://127.0.0.1:7000/4"
+    assert runner.with_db("redis://127.0.0.1:7000/3", 0) == "redis://127.0.0.1:7000/3"
+    with pytest.raises(runner.UsageError, match="databases 14-16"):
+        runner.with_db("redis://127.0.0.1:7000/14", 2)

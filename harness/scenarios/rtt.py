@@ -295,4 +295,5 @@ SCENARIO = Scenario(
     sections=(Section("rtt", "Round-trip time", plot="reports.rtt:plot",
                       explain="reports.rtt:explain", table="reports.rtt:table"),),
     order=85,
+    alone=True,  # commands per job from INFO commandstats: server-wide
 )

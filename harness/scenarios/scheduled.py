@@ -115,7 +115,7 @@ SCENARIO = Scenario(
     key_params=("delay_s",),
     workload="noop",
     profiles={
-        "quick": Plan({"n": 4, "delay_s": 1.0, "spread_s": 2.0, "window_s": 10.0, "warmup": 1}),
+        "quick": Plan({"n": 4, "delay_s": 1.0, "spread_s": 1.0, "window_s": 10.0, "warmup": 1}),
         "default": Plan({"n": 10, "delay_s": 1.0, "spread_s": 1.0, "window_s": 20.0, "warmup": 2}),
         "full": Plan({"n": 20, "delay_s": 3.0, "spread_s": 3.0, "window_s": 30.0, "warmup": 5},
                      configs=("*",)),
