@@ -168,6 +168,10 @@ class Scenario:
     order: the place in the run and on the page (lower first; ties by name).
     alone: its cells read server-wide counters (INFO): never run beside another cell, even in
       a profile that runs cells at once.
+    shares: its figures are counts, or waits of a second or more, that a neighbour's use of
+      the CPU does not move: a profile that runs cells at once (Profile.parallel) runs this
+      scenario's cells side by side, each on a database of its own. A smoke-test profile
+      (quick) runs every scenario but an `alone` one that way.
     """
 
     name: str
@@ -186,6 +190,7 @@ class Scenario:
     order: int = 100
     description: str = ""  # one line for `queuebench list`
     alone: bool = False
+    shares: bool = False
 
     def plan(self, profile: str) -> Plan:
         if profile in self.profiles:

@@ -32,16 +32,19 @@ class Profile:
     # Variants table shows what one knob changes (an order of magnitude, labelled "1 run"),
     # the compared figures of the summary are the main configs' (None: every config alike)
     variant_repeats: int | None = None
-    # cells of one scenario run at once, each on its own database: only for a smoke test (quick),
-    # whose figures say that everything runs, not how fast; 1 = one cell at a time
+    # cells of one scenario run at once, each on its own database: those of a scenario that
+    # declares it `shares` the machine (counts, waits of seconds), or, in a smoke test (quick,
+    # whose figures say that everything runs, not how fast), of every scenario but an `alone`
+    # one; 1 = one cell at a time
     parallel: int = 1
+    smoke: bool = False
 
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (
     Profile("quick", 1, "every system and scenario at small sizes, once, 3 cells at once (CI)",
-            parallel=3),
+            parallel=3, smoke=True),
     Profile("default", 3, "3 repeats of every compared figure, other configs once (tox -e bench)",
-            variant_repeats=1),
+            variant_repeats=1, parallel=3),
     Profile("full", 5, "larger sizes and sweeps, 5 repeats, every named config"),
 )}
 assert tuple(PROFILES) == PROFILE_NAMES

@@ -102,6 +102,12 @@ class Plan:
     scenario_repeats: dict[str, int] = field(default_factory=dict)  # a Plan.repeats of its own
     variant_repeats: int | None = None  # at most this many of a config other than "default"
     parallel: int = 1  # cells of one scenario run at once, each on its own database
+    smoke: bool = False  # every scenario but an `alone` one runs its cells at once, not only `shares`
+
+    def side_by_side(self, scenario: str) -> bool:
+        """Whether the cells of `scenario` run `parallel` at once (Scenario.shares / alone)."""
+        declared = self.scenarios[scenario]
+        return self.parallel > 1 and not declared.alone and (self.smoke or declared.shares)
 
     def repeats_of(self, scenario: str, config: str = MAIN_CONFIG) -> int:
         n = self.scenario_repeats.get(scenario, self.repeats)
@@ -238,7 +244,7 @@ def plan(options: RunOptions) -> Plan:
     return Plan(cells, skipped, systems_info, chosen, max([repeats, *own.values()]),
                 {name: own.get(name, repeats) for name in chosen},
                 None if options.repeats else options.profile.variant_repeats,
-                1 if options.hosts else options.profile.parallel)
+                1 if options.hosts else options.profile.parallel, options.profile.smoke)
 
 
 def _cells(scenario: Scenario, cls: type[System] | None, configs: list[str],
@@ -425,6 +431,8 @@ def execute(options: RunOptions, progress: Progress | None = None) -> tuple[Run,
             if the_plan.variant_repeats is not None:
                 run.metadata["variant_repeats"] = the_plan.variant_repeats
             run.metadata["parallel"] = the_plan.parallel
+            run.metadata["side_by_side"] = [name for name in the_plan.scenarios
+                                            if the_plan.side_by_side(name)]
             with rtt_proxy.maybe_proxy(url, options.rtt) as proxy:
                 run.metadata["rtt_ms"] = options.rtt
                 if proxy is not None:  # every process of every cell talks through it
@@ -526,8 +534,7 @@ def _run_cells(the_plan: Plan, run: Run, run_path: Path, url: str,
         todo = [spec for spec in the_plan.cells
                 if repeat < the_plan.repeats_of(spec.scenario, spec.config_name)]
         for batch in _by_scenario(todo):
-            if the_plan.parallel > 1 and len(batch) > 1 \
-                    and not the_plan.scenarios[batch[0].scenario].alone:
+            if len(batch) > 1 and the_plan.side_by_side(batch[0].scenario):
                 _run_parallel(batch, repeat, the_plan.parallel, measure, record, progress,
                               done, total)
                 continue
@@ -558,9 +565,9 @@ def _run_parallel(batch: list[CellSpec], repeat: int, parallel: int,
                   record: Callable[[CellSpec, Cell], None], progress: Progress | None,
                   done: int, total: int) -> None:
     """Up to `parallel` cells of one scenario at once, each on a database of its own (the URL's
-    own number + its slot): a profile that asks for this (quick) is a smoke test whose figures
-    are not compared, so sharing the machine costs nothing it promises. Records are kept in the
-    order the cells end; Ctrl-C stops waiting at once (the run's sweep stops their workers)."""
+    own number + its slot): a scenario whose figures a neighbour's CPU use does not move
+    (Scenario.shares), or any in a smoke test whose figures are not compared. Records are kept
+    in the order the cells end; Ctrl-C stops waiting at once (the run's sweep stops workers)."""
     slots: queue.SimpleQueue[int] = queue.SimpleQueue()
     for slot in range(parallel):
         slots.put(slot)

@@ -97,8 +97,13 @@ def scenario_sections(run: Run, name: str, declared: Scenario) -> list[Section]:
     """The report sections a scenario declares, filled by its hooks; a section with no hooks
     (or whose hooks cannot be loaded here) shows the generic table of the scenario's figures."""
     out = []
+    shared = ""
+    if name in (run.metadata.get("side_by_side") or []) and run.data.get("profile") != "quick":
+        shared = (f" Its cells ran {run.metadata.get('parallel')} at once, each on a database "
+                  "of its own: its figures are counts, or waits of a second or more, which a "
+                  "neighbour's use of the CPU does not move.")
     for spec in declared.report_sections():
-        section = Section(spec.id, spec.title, spec.method, missing=_missing(run, name))
+        section = Section(spec.id, spec.title, spec.method + shared, missing=_missing(run, name))
         try:
             plot, explain, table = (resolve(spec.plot), resolve(spec.explain), resolve(spec.table))
         except (ImportError, AttributeError) as exc:

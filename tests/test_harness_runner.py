@@ -456,7 +456,7 @@ def test_a_smoke_profile_runs_cells_of_one_scenario_at_once_each_on_its_own_data
     sizes = {"throughput": {"n": 200, "concurrency": [1], "warmup": 2}}
     opts = options(tmp_path, redis_url, sizes, scenarios=["throughput"],
                    configs=["poll-0.1", "poll-0.5"])
-    opts.profile = Profile("tiny", 1, parallel=2)
+    opts.profile = Profile("tiny", 1, parallel=2, smoke=True)
     said: list[str] = []
     _, run_path = runner.execute(opts, progress=lambda label, *_: said.append(label))
     data = json.loads((run_path / "results.json").read_text())
@@ -465,6 +465,20 @@ def test_a_smoke_profile_runs_cells_of_one_scenario_at_once_each_on_its_own_data
     assert "throughput: 2 cells, 2 at once r0" in said
     assert data["metadata"]["parallel"] == 2
     assert registry.scenario("floor").alone and registry.scenario("rtt").alone
+    assert data["metadata"]["side_by_side"] == ["throughput"]
+
+
+def test_a_measuring_profile_runs_side_by_side_only_what_shares_the_machine(tmp_path: Path) -> None:
+    """Outside a smoke test, only a scenario whose figures are counts or waits of seconds
+    (Scenario.shares: crash, retries, the lessons) runs its cells at once."""
+    opts = runner.RunOptions(profile=Profile("tiny", 3, parallel=3),
+                             system_classes={"calibration": CalibrationSystem},
+                             scenario_decls=tiny(), out=tmp_path, build_report=False)
+    the_plan = runner.plan(opts)
+    shared = sorted(name for name in the_plan.scenarios if the_plan.side_by_side(name))
+    assert "crash" in shared and "retries" in shared and "visibility_timeout" in shared
+    for alone in ("throughput", "latency", "memory", "floor", "rtt", "scheduled"):
+        assert alone not in shared
 
 
 def test_a_parallel_slot_is_the_urls_own_database_moved_up() -> None:

@@ -257,4 +257,5 @@ SCENARIO = Scenario(
     sections=(Section("crash", "Crash", plot="reports.figures:crash",
                       explain="reports.teach:crash", table="reports.sections:crash_table"),),
     order=60,
+    shares=True,  # counts of jobs per kill; recovery in seconds (a restart beside other cells)
 )

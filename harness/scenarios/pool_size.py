@@ -93,4 +93,5 @@ SCENARIO = Scenario(
     sections=(Section("pool_size", "Lesson: pool size", explain="reports.lessons:pool_size",
                       table="reports.lessons:pool_size_table"),),
     order=201,
+    shares=True,  # a lesson told in counts (runs, duplicates, waits)
 )

@@ -112,4 +112,5 @@ SCENARIO = Scenario(
     sections=(Section("prefetch", "Lesson: prefetch and head-of-line blocking",
                       explain="reports.lessons:prefetch", table="reports.lessons:prefetch_table"),),
     order=204,
+    shares=True,  # a lesson told in counts (runs, duplicates, waits)
 )

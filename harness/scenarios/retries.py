@@ -162,4 +162,5 @@ SCENARIO = Scenario(
     sections=(Section("retries", "Retries", plot="reports.figures:retries",
                       explain="reports.teach:retries", table="reports.sections:retries_table"),),
     order=50,
+    shares=True,  # attempts and a time to success of seconds (retry delays and polls)
 )

@@ -88,4 +88,5 @@ SCENARIO = Scenario(
                       explain="reports.lessons:retry_side_effects",
                       table="reports.lessons:retry_side_effects_table"),),
     order=202,
+    shares=True,  # a lesson told in counts (runs, duplicates, waits)
 )

@@ -80,4 +80,5 @@ SCENARIO = Scenario(
                       explain="reports.lessons:thread_safety",
                       table="reports.lessons:thread_safety_table"),),
     order=200,
+    shares=True,  # a lesson told in counts (runs, duplicates, waits)
 )

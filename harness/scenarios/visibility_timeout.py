@@ -111,4 +111,5 @@ SCENARIO = Scenario(
                       explain="reports.lessons:visibility_timeout",
                       table="reports.lessons:visibility_timeout_table"),),
     order=203,
+    shares=True,  # a lesson told in counts (runs, duplicates, waits)
 )
