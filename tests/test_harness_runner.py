@@ -478,7 +478,7 @@ def test_a_measuring_profile_runs_side_by_side_only_what_shares_the_machine(tmp_
                              scenario_decls=tiny(), out=tmp_path, build_report=False)
     the_plan = runner.plan(opts)
     shared = sorted(name for name in the_plan.scenarios if the_plan.side_by_side(name))
-    assert "crash" in shared and "retries" in shared and "visibility_timeout" in shared
+    assert {"crash", "retries", "priority", "visibility_timeout", "prefetch"} <= set(shared)
     for alone in ("throughput", "latency", "memory", "floor", "rtt", "scheduled"):
         assert alone not in shared
 

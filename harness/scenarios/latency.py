@@ -332,7 +332,7 @@ SCENARIO = Scenario(
                        "step_s": 0.5, "min_jobs": 6, "max_jobs": 3000, "warmup": 3,
                        "idle_poll_jobs": 6, "idle_poll_span_s": 8.0}),  # a 5 s poller: 2 jobs
         "default": Plan({"idle_rate": 10.0, "fractions": DEFAULT_FRACTIONS, "duration_s": 1.0,
-                         "step_s": 0.5, "min_jobs": 10, "max_jobs": 20000, "warmup": 10,
+                         "step_s": 0.5, "min_jobs": 8, "max_jobs": 20000, "warmup": 10,
                          "idle_poll_jobs": 15, "idle_poll_span_s": 12.0,  # 2 jobs x 3 repeats
                          "sweep_configs": ["default", "interval-0.1"]},
                         configs=("default", "interval-0.1", "blocking")),

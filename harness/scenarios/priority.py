@@ -70,4 +70,5 @@ SCENARIO = Scenario(
     sections=(Section("priority", "Priority", plot="reports.figures:priority",
                       explain="reports.teach:priority", table="reports.sections:priority_table"),),
     order=80,
+    shares=True,  # shares of what was processed: counts, whatever the pace
 )
