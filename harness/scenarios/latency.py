@@ -63,8 +63,8 @@ SWEEP_MAX_POLL_S = 0.5  # a config polling slower than this is not swept (latenc
 RAW_RECORDS_KEPT = 5000  # at most about this many of a sweep's probe records go to its raw file
 SWEEP_FRACTIONS = [0.1, 0.25, 0.5, 0.75, 0.9, 1.0, 1.1, 1.2]  # ~10 % to ~120 % of the drain rate
 # the default profile's sweep: the same span in fewer steps, dense around the drain rate where
-# the knee lies (each step costs duration_s + step_s per sweep cell and repeat)
-DEFAULT_FRACTIONS = [0.1, 0.5, 0.9, 1.0, 1.2]
+# the knee lies (each step costs step_s per sweep cell and repeat)
+DEFAULT_FRACTIONS = [0.1, 0.5, 0.9, 1.2]
 
 
 def cells(system_cls: type[System], configs: list[str], workloads: list[str],

@@ -160,7 +160,7 @@ SCENARIO = Scenario(
         # designs compare on equal work; the full profile adds the real highlight job
         "quick": Plan({"in_flight": [2], "rounds": 2, "idle_s": 0.5, "warmup": 2,
                        "workload_options": HOLD}, workloads=("sleep",)),
-        "default": Plan({"in_flight": IN_FLIGHT, "idle_s": 0.5, "warmup": 4,
+        "default": Plan({"in_flight": IN_FLIGHT, "rounds": 2, "idle_s": 0.5, "warmup": 4,
                          "workload_options": HOLD},
                         workloads=("sleep",), configs=("default", *MEMORY_VARIANTS)),
         "full": Plan({"in_flight": [1, 4, 10], "rounds": 5, "idle_s": 2.0, "warmup": 16,

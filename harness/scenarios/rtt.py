@@ -285,7 +285,7 @@ SCENARIO = Scenario(
     profiles={
         "quick": Plan({"rtt_ms": [0.0, 1.0], "n": 30, "count_n": 8, "warmup": 2, "idle_jobs": 3,
                        "idle_s": 0.2}),
-        "default": Plan({"rtt_ms": [0.0, 1.0], "n": 40, "count_n": 15, "warmup": 4, "idle_jobs": 4,
+        "default": Plan({"rtt_ms": [0.0, 1.0], "n": 40, "count_n": 10, "warmup": 3, "idle_jobs": 4,
                          "idle_s": 0.5}),
         "full": Plan({"rtt_ms": [0.0, 0.5, 1.0, 2.0], "n": 1000, "count_n": 50, "warmup": 10, "idle_jobs": 20,
                       "idle_s": 1.0}),

@@ -116,7 +116,7 @@ SCENARIO = Scenario(
     workload="noop",
     profiles={
         "quick": Plan({"n": 4, "delay_s": 1.0, "spread_s": 1.0, "window_s": 10.0, "warmup": 1}),
-        "default": Plan({"n": 10, "delay_s": 0.5, "spread_s": 1.0, "window_s": 20.0, "warmup": 2}),
+        "default": Plan({"n": 8, "delay_s": 0.5, "spread_s": 0.5, "window_s": 20.0, "warmup": 2}),
         "full": Plan({"n": 20, "delay_s": 3.0, "spread_s": 3.0, "window_s": 30.0, "warmup": 5},
                      configs=("*",)),
     },
