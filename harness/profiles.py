@@ -41,8 +41,8 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (
-    Profile("quick", 1, "every system and scenario at small sizes, once, 3 cells at once (CI)",
-            parallel=3, smoke=True),
+    Profile("quick", 1, "every system and scenario at small sizes, once, 4 cells at once (CI)",
+            parallel=4, smoke=True),
     Profile("default", 3, "3 repeats of every compared figure, other configs once (tox -e bench)",
             variant_repeats=1, parallel=4),
     Profile("full", 5, "larger sizes and sweeps, 5 repeats, every named config"),
