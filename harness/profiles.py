@@ -2,14 +2,17 @@
 each scenario runs under it (sizes, workloads, configs) is declared by the scenario itself
 (core.scenario.Scenario.profiles).
 
-- quick:   every system and scenario at small sizes, one repeat; CI runs it (8 systems, 14
-           scenarios, 163 cells: about 7.5 minutes on 2 cores at load 1-3; of the cells' time
-           72 % is measuring and 25 % the workers' own boot, 0.3-1.7 s a start; each cell's
-           `timings` in results.json say where its time went).
-- default: `tox -e bench`; 3 repeats of every compared figure (507 cell runs, 29 min 45 s on 2
-           cores at load 0.1-1.9, measured whole: 76 % measuring, 18 % boot). A cell refused in
-           its first repeat is not run again.
-- full:    larger sizes and sweeps, 5 repeats, every named config.
+- quick:   a smoke test, CI runs it: every system and scenario at small sizes, once, in each
+           system's main config (and a lesson's two sides), 4 cells of a scenario at once (the
+           floor and rtt alone);
+           163 cells in about 3 minutes on 2 cores (README: Time budget).
+- default: `tox -e bench`: each system's main config 3 times (every compared figure is a
+           median of 3), other configs once; the scenarios that share the machine (counts,
+           waits of seconds: Scenario.shares) 4 cells at once, the rest one at a time; 420 cell
+           runs in 13 min 46 s on 2 cores, measured whole. A cell refused in its first repeat is
+           not run again.
+- full:    larger sizes and 15-step sweeps, 5 repeats, every named config, 20 kills per crash
+           cell, a 10-minute soak per system: 3,788 cell runs, an overnight job.
 """
 
 from __future__ import annotations
@@ -45,7 +48,8 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
             parallel=4, smoke=True),
     Profile("default", 3, "3 repeats of every compared figure, other configs once (tox -e bench)",
             variant_repeats=1, parallel=4),
-    Profile("full", 5, "larger sizes and sweeps, 5 repeats, every named config"),
+    Profile("full", 5, "larger sizes and sweeps, 5 repeats, every named config",
+            parallel=4),
 )}
 assert tuple(PROFILES) == PROFILE_NAMES
 
