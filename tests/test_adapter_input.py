@@ -52,5 +52,10 @@ def test_workers_reconnect_when_their_redis_connections_drop(
     assert killed >= 1, "the workers' connections were not dropped"
     job = d.job("noop")
     d.system.enqueue(job)
-    wait_for(lambda: records(run_dir, job.job_id), 60, "the job after the connections dropped")
+    try:
+        wait_for(lambda: records(run_dir, job.job_id), 60, "the job after the connections dropped")
+    except pytest.fail.Exception:  # say what the workers saw
+        tails = "\n".join(f"{p.name}: {p.read_text(errors='replace')[-2000:]}"
+                          for p in sorted((run_dir / "logs").glob("*.log")))
+        pytest.fail(f"no job ran after the connections dropped; the workers' logs:\n{tails}")
     assert group.processes[0].poll() is None
