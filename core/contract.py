@@ -90,12 +90,15 @@ class JobSpec:
         return [self.job_id, self.resolve_planned(), self.workload, list(self.args)]
 
 
+MAIN_CONFIG = "default"  # the config a system is compared in; the others are its variants
+
+
 @dataclass(frozen=True)
 class SystemConfig:
     """A named configuration of a system: worker processes, concurrency in each, and the
     system-specific options (interval, fork, pool, fetch, ...)."""
 
-    name: str = "default"
+    name: str = MAIN_CONFIG
     processes: int = 1
     concurrency: int = 1
     options: dict[str, Any] = field(default_factory=dict)

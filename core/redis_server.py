@@ -19,10 +19,11 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
-from core.errors import RedisServerError
+from core.errors import RedisServerError, UsageError
 from core.procs import die_with_parent
 
 OWNER_KEY = "queuebench:owned-database"
@@ -196,6 +197,21 @@ def claim_problem(url: str) -> str | None:
     except (RedisServerError, redis.RedisError) as exc:
         return f"cannot use Redis at {redact(url)}: {exc}"
     return None
+
+
+REDIS_DATABASES = 16  # redis-server's default `databases`
+
+
+def with_db(url: str, offset: int) -> str:
+    """url with its database number moved up by offset (redis://h:p/2, 1 -> redis://h:p/3)."""
+    if not offset:
+        return url
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    if base + offset >= REDIS_DATABASES:
+        raise UsageError(f"parallel cells need databases {base}-{base + offset} of "
+                         f"{redact(url)}; Redis has {REDIS_DATABASES} by default")
+    return urlunsplit(parts._replace(path=f"/{base + offset}"))
 
 
 def redact(url: str) -> str:

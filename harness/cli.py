@@ -80,7 +80,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _reports(*argv: str) -> int:
     """Run the report's own command line (reports/cli.py) as its own process: the harness never
     imports reports. Its output and exit status are this command's."""
-    return subprocess.call([sys.executable, "-m", "reports", *argv])
+    from harness.runner import REPORTS_COMMAND
+
+    return subprocess.call([*REPORTS_COMMAND, *argv])
 
 
 @command("report")

@@ -25,13 +25,12 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psutil
 
 from core import registry, results, rtt_proxy
 from core import summary as summaries
-from core.contract import System
+from core.contract import MAIN_CONFIG, System
 from core.errors import (
     CellTimeout,
     ConfigUnavailable,
@@ -41,15 +40,14 @@ from core.errors import (
     UsageError,
 )
 from core.probe import ENV_RUN_DIR
-from core.redis_server import claim_database, claim_problem, redact, redis_for_suite
+from core.redis_server import claim_database, claim_problem, redact, redis_for_suite, with_db
 from core.results import Cell, Run
 from core.scenario import Scenario
 from harness import hdr, metadata
 from harness.profiles import Profile, select_configs
 from harness.scenarios.common import CellContext, CellSpec, Earlier, default_cells
 
-REDIS_DATABASES = 16  # redis-server's default `databases`: the parallel slots' numbers stay under it
-MAIN_CONFIG = "default"  # every system's main config; a profile may run the others fewer times
+REPORTS_COMMAND = (sys.executable, "-m", "reports")  # the report's own process (reports/cli.py)
 
 __all__ = ["RunOptions", "Plan", "UsageError", "plan", "execute", "run_cell", "sweep"]
 
@@ -591,18 +589,6 @@ def _run_parallel(batch: list[CellSpec], repeat: int, parallel: int,
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def with_db(url: str, offset: int) -> str:
-    """url with its database number moved up by offset (redis://h:p/2, 1 -> redis://h:p/3)."""
-    if not offset:
-        return url
-    parts = urlsplit(url)
-    base = int(parts.path.strip("/") or 0)
-    if base + offset >= REDIS_DATABASES:
-        raise UsageError(f"parallel cells need databases {base}-{base + offset} of "
-                         f"{redact(url)}; Redis has {REDIS_DATABASES} by default")
-    return urlunsplit(parts._replace(path=f"/{base + offset}"))
-
-
 def _spec_key(spec: CellSpec) -> tuple[str, ...]:
     return (spec.scenario, spec.system, spec.config_name, spec.workload, spec.tag)
 
@@ -623,8 +609,8 @@ def _refused_again(spec: CellSpec, first: Cell, repeat: int) -> Cell:
 def build_report(run_path: Path, out_root: Path) -> tuple[bool, str]:
     """Build the run's report under out_root, in its own process (`python -m reports`: the
     harness never imports reports); a failure is a message, never lost results."""
-    done = subprocess.run([sys.executable, "-m", "reports", "build", str(run_path),
-                           "--out", str(out_root)], capture_output=True, text=True)
+    done = subprocess.run([*REPORTS_COMMAND, "build", str(run_path), "--out", str(out_root)],
+                          capture_output=True, text=True)
     if done.returncode != 0:
         why = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
         return False, (f"the report failed ({why}); results are in {run_path}; retry with "

@@ -156,8 +156,7 @@ def render(run: Run, out_dir: Path) -> str:
     ok = sum(1 for c in run.cells if c["status"] == "ok")
     return env.get_template("report.html.j2").render(
         run=run, meta=_Meta(run.metadata), columns=tables.columns(run), groups=groups,
-        variants=tables.variants(run), variant_repeats=run.metadata.get("variant_repeats"),
-        repeats=run.metadata.get("repeats"),
+        variants=tables.variants(run),
         summary_teach=_quick_safe(run, teach.summary(run)), sections=secs, duration=_duration(run),
         quick=run.data.get("profile") == "quick", load_note=_load_note(run, groups),
         counts={"ok": ok, "other": len(run.cells) - ok})

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core import summary as summaries
+from core.contract import MAIN_CONFIG
 from reports import metrics
 from reports.run import FLOOR, Run, params_key
 
@@ -165,7 +166,7 @@ def main_config(run: Run, system: str) -> str:
     key = ("main_config", system)
     if key not in run.memo:
         configs = [c["config"] for c in run.cells if c["system"] == system]
-        run.memo[key] = "default" if "default" in configs or not configs else configs[0]
+        run.memo[key] = MAIN_CONFIG if MAIN_CONFIG in configs or not configs else configs[0]
     return str(run.memo[key])
 
 
